@@ -1,0 +1,358 @@
+"""Parquet + manifest: incremental ingest by byte offset.
+
+The manifest keeps, per source file: size, mtime, inode, the byte offset just
+after its last complete line, and a hash of its head. A build compares each
+file with it:
+
+- unchanged (same size, mtime, inode): nothing is read;
+- grown, same head and inode: only the bytes after the offset are read;
+- shrunk, rewritten (head changed) or replaced (inode changed): read again whole;
+- gone: its rows are dropped.
+
+Rows read by one build are written as one *segment* (a Parquet file per raw
+table). A file read again gets a new ``file_id`` and its old id is listed as
+dropped, so its stale rows are filtered out when segments are loaded. Once
+there are many segments they are compacted into one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import polars as pl
+
+from . import records, sources
+from .records import Chunk, ParseIssue
+
+log = logging.getLogger(__name__)
+
+HEAD_BYTES = 1024
+RAW_TABLES = ("entries", "usage", "blocks", "meta", "history", "issues")
+MAX_SEGMENTS = 12
+CACHE_FORMAT = 3
+#: files smaller than this are read in the main process even when a pool is used
+POOL_MIN_BYTES = 64 * 1024 * 1024
+
+
+class FileState(msgspec.Struct):
+    file_id: int
+    kind: str
+    project: str
+    session_hint: str
+    agent_id: str
+    size: int
+    mtime_ns: int
+    inode: int
+    offset: int
+    lines: int
+    head_len: int
+    head_hash: str
+
+
+class Manifest(msgspec.Struct):
+    format: int = CACHE_FORMAT
+    next_file_id: int = 1
+    next_segment: int = 1
+    files: dict[str, FileState] = {}
+    segments: list[int] = []
+    dropped: list[int] = []
+    issues_total: int = 0
+
+
+@dataclass
+class IngestReport:
+    files_seen: int = 0
+    files_read: int = 0
+    files_unchanged: int = 0
+    files_grown: int = 0
+    files_rewritten: int = 0
+    files_new: int = 0
+    files_deleted: int = 0
+    lines_read: int = 0
+    bytes_read: int = 0
+    issues: list[ParseIssue] = field(default_factory=list)
+    issue_counts: Counter = field(default_factory=Counter)
+    unknown_types: Counter = field(default_factory=Counter)
+    changed: bool = False
+    changed_sessions: set[str] = field(default_factory=set)
+
+
+def _head_hash(path: Path, n: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.blake2b(f.read(n), digest_size=12).hexdigest()
+
+
+def load_manifest(cache_dir: Path) -> Manifest:
+    p = cache_dir / "manifest.json"
+    if not p.is_file():
+        return Manifest()
+    try:
+        m = msgspec.json.decode(p.read_bytes(), type=Manifest)
+    except msgspec.MsgspecError:
+        log.warning("cache manifest unreadable; rebuilding")
+        return Manifest()
+    if m.format != CACHE_FORMAT:
+        return Manifest()
+    return m
+
+
+def save_manifest(cache_dir: Path, m: Manifest) -> None:
+    p = cache_dir / "manifest.json"
+    tmp = p.with_suffix(".tmp")
+    tmp.write_bytes(msgspec.json.encode(m))
+    os.replace(tmp, p)
+
+
+@dataclass(frozen=True)
+class ReadTask:
+    path: str
+    kind: str
+    file_id: int
+    project: str
+    session_hint: str
+    agent_id: str
+    offset: int
+    start_line: int
+
+
+def read_task(t: ReadTask) -> tuple[ReadTask, Chunk]:
+    """Read one file from ``t.offset`` to its last complete line."""
+    try:
+        with open(t.path, "rb") as f:
+            f.seek(t.offset)
+            data = f.read()
+    except OSError as e:
+        ch = Chunk()
+        ch.issues.append(ParseIssue(t.path, 0, f"unreadable: {e.__class__.__name__}"))
+        ch.end_offset = t.offset
+        ch.end_line = t.start_line
+        ch.file_id = t.file_id
+        return t, ch
+    n = records.complete_part(data)
+    part = data[:n]
+    if t.kind == sources.HISTORY:
+        ch = records.read_history(part, path=t.path, file_id=t.file_id, start_line=t.start_line)
+    else:
+        ch = records.read_transcript(
+            part, path=t.path, file_id=t.file_id, project=t.project, session_hint=t.session_hint,
+            agent_hint=t.agent_id, kind=t.kind, start_line=t.start_line,
+        )
+    ch.bytes_read = n
+    ch.file_id = t.file_id
+    ch.end_offset = t.offset + n
+    return t, ch
+
+
+def _frames(chunks: list[Chunk]) -> dict[str, pl.DataFrame]:
+    from .tables import RAW_SCHEMAS
+
+    out = {}
+    for name in RAW_TABLES:
+        schema = RAW_SCHEMAS[name]
+        cols = {c: [] for c in schema}
+        for ch in chunks:
+            if name == "issues":
+                for i in ch.issues:
+                    cols["file_id"].append(ch.file_id)
+                    cols["path"].append(i.path)
+                    cols["line_no"].append(i.line)
+                    cols["reason"].append(i.reason)
+                continue
+            part = getattr(ch, name)
+            for c in schema:
+                cols[c].extend(part[c])
+        out[name] = pl.DataFrame(cols, schema=schema)
+    return out
+
+
+def ingest(
+    files: list[sources.SourceFile],
+    cache_dir: Path,
+    *,
+    full: bool = False,
+    workers: int = 0,
+    progress=None,
+) -> IngestReport:
+    """Bring the raw segments in ``cache_dir`` up to date with ``files``. Reads only what changed."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    seg_dir = cache_dir / "segments"
+    if full and seg_dir.exists():
+        shutil.rmtree(seg_dir)
+    m = Manifest() if full else load_manifest(cache_dir)
+    if not m.segments and seg_dir.exists():
+        shutil.rmtree(seg_dir)
+    seg_dir.mkdir(parents=True, exist_ok=True)
+    rep = IngestReport()
+    tasks: list[ReadTask] = []
+    sizes: dict[str, int] = {}
+    live = set()
+    for sf in files:
+        if sf.kind not in sources.TRANSCRIPT_KINDS and sf.kind != sources.HISTORY:
+            continue
+        rep.files_seen += 1
+        key = sf.key
+        live.add(key)
+        try:
+            st = os.stat(sf.path)
+        except OSError:
+            continue
+        old = m.files.get(key)
+        if old is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns and old.inode == st.st_ino:
+            rep.files_unchanged += 1
+            continue
+        start, line0, fid = 0, 0, 0
+        if old is not None:
+            same_head = (
+                old.inode == st.st_ino
+                and st.st_size >= old.offset
+                and old.head_len <= st.st_size
+                and _head_hash(sf.path, old.head_len) == old.head_hash
+            )
+            if same_head:
+                start, line0, fid = old.offset, old.lines, old.file_id
+                rep.files_grown += 1
+            else:
+                m.dropped.append(old.file_id)
+                rep.files_rewritten += 1
+        else:
+            rep.files_new += 1
+        if not fid:
+            fid = m.next_file_id
+            m.next_file_id += 1
+        tasks.append(ReadTask(key, sf.kind, fid, sf.project, sf.session_hint, sf.agent_id, start, line0))
+        sizes[key] = st.st_size
+        m.files[key] = FileState(
+            file_id=fid, kind=sf.kind, project=sf.project, session_hint=sf.session_hint, agent_id=sf.agent_id,
+            size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, offset=start, lines=line0,
+            head_len=old.head_len if (start and old) else min(HEAD_BYTES, st.st_size),
+            head_hash="",
+        )
+    for key in list(m.files):
+        if key not in live:
+            m.dropped.append(m.files.pop(key).file_id)
+            rep.files_deleted += 1
+    changed_sessions: set[str] = set()
+    chunks: list[Chunk] = []
+    total = sum(sizes.get(t.path, 0) - t.offset for t in tasks)
+    if progress:
+        progress.start("read", total)
+    big = workers > 1 and total >= POOL_MIN_BYTES and len(tasks) > 1
+    results = []
+    if big:
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            for t, ch in ex.map(read_task, sorted(tasks, key=lambda t: -sizes.get(t.path, 0)), chunksize=4):
+                results.append((t, ch))
+                if progress:
+                    progress.advance(sizes.get(t.path, 0) - t.offset)
+    else:
+        for t in tasks:
+            results.append(read_task(t))
+            if progress:
+                progress.advance(sizes.get(t.path, 0) - t.offset)
+    if progress:
+        progress.stop()
+    for t, ch in results:
+        st = m.files[t.path]
+        st.offset = ch.end_offset
+        st.lines = ch.end_line
+        st.head_hash = _head_hash(Path(t.path), st.head_len)
+        rep.files_read += 1
+        rep.lines_read += ch.lines
+        rep.bytes_read += ch.bytes_read
+        rep.issues.extend(ch.issues)
+        for i in ch.issues:
+            rep.issue_counts[i.reason.split(":")[0]] += 1
+        rep.unknown_types.update(ch.unknown_types)
+        changed_sessions.update(ch.entries["session_id"])
+        changed_sessions.update(ch.usage["session_id"])
+        chunks.append(ch)
+    # sessions whose rows were dropped changed too
+    if m.dropped and m.segments:
+        dropped_now = set(m.dropped)
+        for seg in m.segments:
+            p = seg_dir / f"{seg}.entries.parquet"
+            if p.exists():
+                s = pl.scan_parquet(p).filter(pl.col("file_id").is_in(list(dropped_now))).select("session_id")
+                changed_sessions.update(s.unique().collect().get_column("session_id").to_list())
+    _update_unknown(seg_dir, m, chunks)
+    rep.changed = bool(chunks and any(ch.lines for ch in chunks)) or rep.files_deleted > 0 or rep.files_rewritten > 0
+    rep.changed_sessions = {s for s in changed_sessions if s}
+    if any(ch.lines for ch in chunks):
+        frames = _frames(chunks)
+        seg = m.next_segment
+        m.next_segment += 1
+        for name, df in frames.items():
+            df.write_parquet(seg_dir / f"{seg}.{name}.parquet", compression="lz4", statistics=False)
+        m.segments.append(seg)
+    if len(m.segments) > MAX_SEGMENTS or (m.dropped and len(m.dropped) > 200):
+        _compact(seg_dir, m)
+    save_manifest(cache_dir, m)
+    return rep
+
+
+def _update_unknown(seg_dir: Path, m: Manifest, chunks: list[Chunk]) -> None:
+    p = seg_dir / "unknown_types.json"
+    per_file: dict[str, dict[str, int]] = {}
+    if p.is_file():
+        try:
+            per_file = msgspec.json.decode(p.read_bytes())
+        except msgspec.MsgspecError:
+            per_file = {}
+    live = {str(st.file_id) for st in m.files.values()}
+    per_file = {k: v for k, v in per_file.items() if k in live}
+    for ch in chunks:
+        if ch.unknown_types:
+            cur = Counter(per_file.get(str(ch.file_id), {}))
+            cur.update(ch.unknown_types)
+            per_file[str(ch.file_id)] = dict(cur)
+    p.write_bytes(msgspec.json.encode(per_file))
+
+
+def unknown_type_counts(seg_dir: Path) -> dict[str, int]:
+    p = seg_dir / "unknown_types.json"
+    total: Counter = Counter()
+    if p.is_file():
+        try:
+            for v in msgspec.json.decode(p.read_bytes()).values():
+                total.update(v)
+        except msgspec.MsgspecError:
+            pass
+    return dict(total)
+
+
+def _compact(seg_dir: Path, m: Manifest) -> None:
+    t0 = time.perf_counter()
+    seg = m.next_segment
+    m.next_segment += 1
+    for name in RAW_TABLES:
+        df = scan_raw(seg_dir, m, name).collect()
+        df.write_parquet(seg_dir / f"{seg}.{name}.parquet", compression="lz4", statistics=False)
+    for old in m.segments:
+        for name in RAW_TABLES:
+            (seg_dir / f"{old}.{name}.parquet").unlink(missing_ok=True)
+    m.segments = [seg]
+    m.dropped = []
+    log.info("compacted segments in %.2fs", time.perf_counter() - t0)
+
+
+def scan_raw(seg_dir: Path, m: Manifest, name: str) -> pl.LazyFrame:
+    """All rows of raw table ``name`` still valid (dropped file ids filtered out)."""
+    from .tables import RAW_SCHEMAS
+
+    paths = [seg_dir / f"{s}.{name}.parquet" for s in m.segments]
+    paths = [p for p in paths if p.exists()]
+    if not paths:
+        return pl.DataFrame(schema=RAW_SCHEMAS[name]).lazy()
+    lf = pl.scan_parquet(paths) if len(paths) > 1 else pl.scan_parquet(paths[0])
+    if m.dropped:
+        lf = lf.filter(~pl.col("file_id").is_in(list(set(m.dropped))))
+    return lf

@@ -1,0 +1,586 @@
+"""Read: bytes of a JSONL log (from a byte offset) -> column lists; bad lines -> ParseIssue.
+
+This is the only module that knows the log's camelCase field names. Every field
+is optional; unknown line types are counted and kept out of the tables; a bad
+line never stops a file. A half-written last line (a live session) is left for
+the next build: the returned offset points just after the last complete line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- raw records (camelCase, as in the file)
+
+
+_EMPTY = msgspec.Raw(b"")
+
+
+class CacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: int = 0
+    ephemeral_1h_input_tokens: int = 0
+
+
+class Usage(msgspec.Struct):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation: CacheCreation | None = None
+    speed: str | None = None
+
+
+class Source(msgspec.Struct):
+    type: str | None = None
+    media_type: str | None = None
+    data: str | None = None
+    url: str | None = None
+
+
+class Block(msgspec.Struct):
+    type: str | None = None
+    text: str | None = None
+    thinking: str | None = None
+    id: str | None = None
+    name: str | None = None
+    input: msgspec.Raw = _EMPTY
+    tool_use_id: str | None = None
+    content: msgspec.Raw = _EMPTY
+    is_error: bool | None = None
+    source: Source | None = None
+
+
+class Message(msgspec.Struct):
+    role: str | None = None
+    id: str | None = None
+    model: str | None = None
+    content: str | list[Block] | None = None
+    usage: Usage | None = None
+    stop_reason: str | None = None
+
+
+class Line(msgspec.Struct):
+    type: str | None = None
+    uuid: str | None = None
+    parentUuid: str | None = None
+    logicalParentUuid: str | None = None
+    sessionId: str | None = None
+    timestamp: str | None = None
+    isSidechain: bool | None = None
+    cwd: str | None = None
+    version: str | None = None
+    gitBranch: str | None = None
+    slug: str | None = None
+    agentId: str | None = None
+    requestId: str | None = None
+    promptId: str | None = None
+    isMeta: bool | None = None
+    isCompactSummary: bool | None = None
+    isApiErrorMessage: bool | None = None
+    costUSD: float | None = None
+    message: Message | None = None
+    toolUseResult: msgspec.Raw = _EMPTY
+    subtype: str | None = None
+    content: msgspec.Raw = _EMPTY
+    level: str | None = None
+    summary: str | None = None
+    leafUuid: str | None = None
+    aiTitle: str | None = None
+    customTitle: str | None = None
+    agentName: str | None = None
+    lastPrompt: str | None = None
+    durationMs: float | None = None
+
+
+class HistoryLine(msgspec.Struct):
+    display: str | None = None
+    timestamp: int | float | str | None = None
+    project: str | None = None
+    sessionId: str | None = None
+    pastedContents: dict[str, Any] | None = None
+
+
+_line_decoder = msgspec.json.Decoder(Line)
+_any_decoder = msgspec.json.Decoder()
+_hist_decoder = msgspec.json.Decoder(HistoryLine)
+
+# line types that are conversation rows
+CONVERSATION_TYPES = frozenset({"user", "assistant", "system"})
+# line types we know and deliberately keep out of the entries table
+KNOWN_TYPES = frozenset(
+    {
+        "user", "assistant", "system", "summary", "ai-title", "custom-title", "agent-name", "last-prompt",
+        "progress", "file-history-snapshot", "attachment", "permission-mode", "queue-operation", "mode",
+        "agent-color", "frame-link", "agent-setting", "pr-link", "started", "result",
+    }
+)
+META_TYPES = {"summary": "summary", "ai-title": "aiTitle", "custom-title": "customTitle", "agent-name": "agentName"}
+
+#: stored text of one tool result / tool input is capped at this many characters (full size is kept)
+TEXT_CAP = 20_000
+
+# ---------------------------------------------------------------- columns
+
+
+ENTRY_COLS = (
+    "file_id", "line_no", "uuid", "parent_uuid", "logical_parent_uuid", "session_id", "project", "agent_id",
+    "is_sidechain", "kind", "subtype", "timestamp", "model", "msg_id", "request_id", "text", "user_kind",
+    "is_meta", "is_compact_summary", "has_thinking", "has_tool_use", "has_tool_result", "has_image",
+    "is_api_error", "version", "git_branch", "cwd", "slug", "prompt_id", "stop_reason", "duration_ms",
+)
+USAGE_COLS = (
+    "file_id", "line_no", "uuid", "session_id", "project", "agent_id", "is_sidechain", "msg_id", "request_id",
+    "model", "timestamp", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_5m_tokens",
+    "cache_1h_tokens", "cache_read_tokens", "speed", "cost_usd_line",
+)
+BLOCK_COLS = (
+    "file_id", "line_no", "uuid", "session_id", "idx", "btype", "text", "tool_id", "tool_name", "input_json",
+    "is_error", "size", "media_type", "data", "result_agent_id",
+)
+META_COLS = ("file_id", "line_no", "session_id", "kind", "value", "leaf_uuid")
+HISTORY_COLS = ("file_id", "line_no", "display", "timestamp_ms", "project_path", "session_id", "pasted")
+
+
+@dataclass(slots=True)
+class ParseIssue:
+    path: str
+    line: int
+    reason: str
+
+
+@dataclass
+class Chunk:
+    """Columns read from one file (or one appended part of it)."""
+
+    entries: dict[str, list] = field(default_factory=lambda: {c: [] for c in ENTRY_COLS})
+    usage: dict[str, list] = field(default_factory=lambda: {c: [] for c in USAGE_COLS})
+    blocks: dict[str, list] = field(default_factory=lambda: {c: [] for c in BLOCK_COLS})
+    meta: dict[str, list] = field(default_factory=lambda: {c: [] for c in META_COLS})
+    history: dict[str, list] = field(default_factory=lambda: {c: [] for c in HISTORY_COLS})
+    issues: list[ParseIssue] = field(default_factory=list)
+    unknown_types: Counter = field(default_factory=Counter)
+    lines: int = 0
+    file_id: int = 0
+    bytes_read: int = 0
+    end_offset: int = 0
+    end_line: int = 0
+
+
+# ---------------------------------------------------------------- splitting
+
+
+def complete_part(data: bytes, at_eof_ok: bool = True) -> int:
+    """Length of the prefix of ``data`` made of complete lines.
+
+    A trailing fragment without a newline counts as complete only when it is a
+    whole JSON value (a file whose writer omitted the final newline); a
+    half-written line is left for the next read.
+    """
+    last = data.rfind(b"\n")
+    tail = data[last + 1 :]
+    if tail.strip() and at_eof_ok:
+        try:
+            _any_decoder.decode(tail)
+            return len(data)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            pass
+    return last + 1
+
+
+def _decode_line(raw: bytes, path: str, line_no: int, issues: list[ParseIssue]) -> Line | None:
+    try:
+        return _line_decoder.decode(raw)
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError as e:
+        msg = str(e)
+        if "utf-8" in msg.lower() or "unicode" in msg.lower():
+            try:
+                fixed = raw.decode("utf-8", errors="replace").encode("utf-8")
+                obj = _line_decoder.decode(fixed)
+                issues.append(ParseIssue(path, line_no, "invalid utf-8 (recovered)"))
+                return obj
+            except msgspec.MsgspecError:
+                pass
+        issues.append(ParseIssue(path, line_no, "invalid json"))
+        return None
+    # valid JSON that does not fit the typed record: not an object, or a field of an odd type
+    try:
+        obj = _any_decoder.decode(raw)
+    except msgspec.MsgspecError:
+        issues.append(ParseIssue(path, line_no, "invalid json"))
+        return None
+    if not isinstance(obj, dict):
+        issues.append(ParseIssue(path, line_no, "not an object"))
+        return None
+    return _lenient(obj, path, line_no, issues)
+
+
+def _lenient(obj: dict, path: str, line_no: int, issues: list[ParseIssue]) -> Line | None:
+    """Drop the fields whose type is wrong (one at a time, as msgspec names them) and keep the rest."""
+    dropped = []
+    for _ in range(8):
+        try:
+            line = msgspec.convert(obj, Line, strict=False)
+            issues.append(ParseIssue(path, line_no, "odd field type: " + ", ".join(dropped)))
+            return line
+        except msgspec.ValidationError as e:
+            loc = str(e).rsplit("`$", 1)
+            if len(loc) != 2:
+                break
+            keys = [k for k in loc[1].rstrip("`").replace("[", ".[").split(".") if k]
+            if not _drop(obj, keys):
+                break
+            dropped.append("$" + loc[1].rstrip("`"))
+    issues.append(ParseIssue(path, line_no, "unreadable record"))
+    return None
+
+
+def _drop(obj: Any, keys: list[str]) -> bool:
+    cur = obj
+    for k in keys[:-1]:
+        if k.startswith("["):
+            idx = int(k[1:-1])
+            if not isinstance(cur, list) or idx >= len(cur):
+                return False
+            cur = cur[idx]
+        else:
+            if not isinstance(cur, dict) or k not in cur:
+                return False
+            cur = cur[k]
+    last = keys[-1] if keys else ""
+    if last.startswith("[") and isinstance(cur, list):
+        cur.pop(int(last[1:-1]))
+        return True
+    if isinstance(cur, dict) and last in cur:
+        del cur[last]
+        return True
+    return False
+
+
+# ---------------------------------------------------------------- helpers on raw values
+
+
+def raw_text(raw: msgspec.Raw) -> tuple[str, int, list[dict]]:
+    """Text of a tool_result ``content`` (str or list of blocks) -> (text, size, image blocks)."""
+    if not len(raw):
+        return "", 0, []
+    try:
+        val = _any_decoder.decode(raw)
+    except msgspec.MsgspecError:
+        return "", len(raw), []
+    if isinstance(val, str):
+        return val, len(val), []
+    parts: list[str] = []
+    images: list[dict] = []
+    if isinstance(val, list):
+        for b in val:
+            if not isinstance(b, dict):
+                continue
+            t = b.get("type")
+            if t == "text" and isinstance(b.get("text"), str):
+                parts.append(b["text"])
+            elif t == "image":
+                images.append(b)
+            elif t == "tool_reference" and b.get("tool_name"):
+                parts.append(f"[tool: {b['tool_name']}]")
+    text = "\n".join(parts)
+    return text, len(text), images
+
+
+def system_content(raw: msgspec.Raw) -> str:
+    if not len(raw):
+        return ""
+    try:
+        val = _any_decoder.decode(raw)
+    except msgspec.MsgspecError:
+        return ""
+    if isinstance(val, str):
+        return val
+    if isinstance(val, list):
+        return "\n".join(b.get("text", "") for b in val if isinstance(b, dict) and isinstance(b.get("text"), str))
+    return ""
+
+
+def tool_result_agent_id(raw: msgspec.Raw) -> str | None:
+    if not len(raw) or b"agentId" not in bytes(raw):
+        return None
+    try:
+        val = _any_decoder.decode(raw)
+    except msgspec.MsgspecError:
+        return None
+    if isinstance(val, dict) and isinstance(val.get("agentId"), str):
+        return val["agentId"]
+    return None
+
+
+def classify_user(text: str, line: Line, has_tool_result: bool) -> str:
+    """What a ``user`` line is. Only ``prompt``, ``command`` and ``bash`` are typed by a person."""
+    if has_tool_result:
+        return "tool_result"
+    if line.isCompactSummary or text.startswith("This session is being continued from a previous conversation"):
+        return "compact_summary"
+    if line.isMeta:
+        return "meta"
+    s = text.lstrip()
+    if s.startswith("[Request interrupted by user"):
+        return "interrupt"
+    if "<command-name>" in s[:300]:
+        return "command"
+    if s.startswith("<local-command-stdout>") or s.startswith("<local-command-caveat>") or s.startswith("Caveat: "):
+        return "command_output"
+    if s.startswith("<bash-input>"):
+        return "bash"
+    if s.startswith("<bash-stdout>") or s.startswith("<bash-stderr>"):
+        return "bash_output"
+    if s.startswith("<task-notification>"):
+        return "task_notification"
+    if s.startswith("<system-reminder>") or s.startswith("<ide_opened_file>") or s.startswith("<ide_selection>"):
+        return "meta"
+    if line.isSidechain and s == "Warmup":
+        return "warmup"
+    if not s:
+        return "empty"
+    return "prompt"
+
+
+# ---------------------------------------------------------------- transcript reading
+
+
+def read_transcript(
+    data: bytes,
+    *,
+    path: str,
+    file_id: int,
+    project: str,
+    session_hint: str,
+    agent_hint: str,
+    kind: str,
+    start_line: int = 0,
+) -> Chunk:
+    """Parse the complete lines in ``data`` (which starts at a line boundary)."""
+    ch = Chunk()
+    E, U, B, M = ch.entries, ch.usage, ch.blocks, ch.meta
+    line_no = start_line
+    issues = ch.issues
+    fixed_session = session_hint if kind in ("main", "subagent") else ""
+    for raw in data.split(b"\n"):
+        line_no += 1
+        if not raw.strip():
+            continue
+        ch.lines += 1
+        line = _decode_line(raw, path, line_no, issues)
+        if line is None:
+            continue
+        t = line.type
+        session_id = fixed_session or line.sessionId or session_hint
+        if t in META_TYPES:
+            val = getattr(line, META_TYPES[t])
+            if isinstance(val, str) and val:
+                M["file_id"].append(file_id)
+                M["line_no"].append(line_no)
+                M["session_id"].append(session_id)
+                M["kind"].append(t)
+                M["value"].append(val)
+                M["leaf_uuid"].append(line.leafUuid)
+            continue
+        if t is not None and t not in CONVERSATION_TYPES:
+            if t not in KNOWN_TYPES:
+                ch.unknown_types[t] += 1
+            continue
+        msg = line.message
+        if t is None:
+            if msg is None or msg.usage is None:
+                if msg is None:
+                    issues.append(ParseIssue(path, line_no, "no type"))
+                    continue
+            t = msg.role if msg.role in ("user", "assistant") else "assistant"
+        agent_id = line.agentId or agent_hint or ""
+        is_side = bool(line.isSidechain) or kind in ("subagent", "legacy_agent")
+        model = msg.model if msg is not None else None
+        if model == "<synthetic>":
+            model = None
+        msg_id = msg.id if msg is not None else None
+        uuid = line.uuid or f"{file_id}:{line_no}"
+        # --- usage: any line with message.usage (ccusage reads type-less lines too)
+        if msg is not None and msg.usage is not None and msg.model != "<synthetic>" and t == "assistant":
+            u = msg.usage
+            cc = u.cache_creation
+            c1h = cc.ephemeral_1h_input_tokens if cc else 0
+            c5m = cc.ephemeral_5m_input_tokens if cc else 0
+            if cc is None:
+                c5m = u.cache_creation_input_tokens
+            U["file_id"].append(file_id)
+            U["line_no"].append(line_no)
+            U["uuid"].append(uuid)
+            U["session_id"].append(session_id)
+            U["project"].append(project)
+            U["agent_id"].append(agent_id)
+            U["is_sidechain"].append(is_side)
+            U["msg_id"].append(msg_id)
+            U["request_id"].append(line.requestId)
+            U["model"].append(msg.model)
+            U["timestamp"].append(line.timestamp)
+            U["input_tokens"].append(u.input_tokens or 0)
+            U["output_tokens"].append(u.output_tokens or 0)
+            U["cache_creation_tokens"].append(u.cache_creation_input_tokens or 0)
+            U["cache_5m_tokens"].append(c5m or 0)
+            U["cache_1h_tokens"].append(c1h or 0)
+            U["cache_read_tokens"].append(u.cache_read_input_tokens or 0)
+            U["speed"].append(u.speed)
+            U["cost_usd_line"].append(line.costUSD)
+        # --- content blocks
+        text_parts: list[str] = []
+        has_thinking = has_tool_use = has_tool_result = has_image = False
+        if t == "system":
+            text_parts.append(system_content(line.content))
+        elif msg is not None:
+            content = msg.content
+            if isinstance(content, str):
+                text_parts.append(content)
+            elif content:
+                result_agent = None
+                for idx, b in enumerate(content):
+                    bt = b.type
+                    btext = None
+                    tool_id = tool_name = input_json = media = bdata = None
+                    is_error = None
+                    size = 0
+                    if bt == "text":
+                        btext = b.text or ""
+                        text_parts.append(btext)
+                        size = len(btext)
+                    elif bt == "thinking" or bt == "redacted_thinking":
+                        has_thinking = True
+                        btext = b.thinking or ""
+                        size = len(btext)
+                    elif bt == "tool_use" or bt == "server_tool_use":
+                        has_tool_use = True
+                        tool_id, tool_name = b.id, b.name
+                        ij = bytes(b.input) if len(b.input) else b"{}"
+                        size = len(ij)
+                        input_json = ij[:TEXT_CAP].decode("utf-8", "replace") if size > TEXT_CAP else ij.decode("utf-8", "replace")
+                    elif bt == "tool_result" or bt == "web_search_tool_result":
+                        has_tool_result = True
+                        tool_id = b.tool_use_id
+                        is_error = bool(b.is_error)
+                        rtext, size, imgs = raw_text(b.content)
+                        btext = rtext[:TEXT_CAP]
+                        if result_agent is None:
+                            result_agent = tool_result_agent_id(line.toolUseResult)
+                        if imgs:
+                            has_image = True
+                    elif bt == "image":
+                        has_image = True
+                        src = b.source
+                        if src is not None:
+                            media, bdata = src.media_type, src.data
+                            size = len(bdata or "")
+                    B["file_id"].append(file_id)
+                    B["line_no"].append(line_no)
+                    B["uuid"].append(uuid)
+                    B["session_id"].append(session_id)
+                    B["idx"].append(idx)
+                    B["btype"].append(bt or "unknown")
+                    B["text"].append(btext)
+                    B["tool_id"].append(tool_id)
+                    B["tool_name"].append(tool_name)
+                    B["input_json"].append(input_json)
+                    B["is_error"].append(is_error)
+                    B["size"].append(size)
+                    B["media_type"].append(media)
+                    B["data"].append(bdata)
+                    B["result_agent_id"].append(result_agent if bt == "tool_result" else None)
+        text = "\n".join(p for p in text_parts if p)
+        user_kind = classify_user(text, line, has_tool_result) if t == "user" else None
+        E["file_id"].append(file_id)
+        E["line_no"].append(line_no)
+        E["uuid"].append(uuid)
+        E["parent_uuid"].append(line.parentUuid)
+        E["logical_parent_uuid"].append(line.logicalParentUuid)
+        E["session_id"].append(session_id)
+        E["project"].append(project)
+        E["agent_id"].append(agent_id)
+        E["is_sidechain"].append(is_side)
+        E["kind"].append(t)
+        E["subtype"].append(line.subtype)
+        E["timestamp"].append(line.timestamp)
+        E["model"].append(model)
+        E["msg_id"].append(msg_id)
+        E["request_id"].append(line.requestId)
+        E["text"].append(text)
+        E["user_kind"].append(user_kind)
+        E["is_meta"].append(bool(line.isMeta))
+        E["is_compact_summary"].append(bool(line.isCompactSummary) or user_kind == "compact_summary")
+        E["has_thinking"].append(has_thinking)
+        E["has_tool_use"].append(has_tool_use)
+        E["has_tool_result"].append(has_tool_result)
+        E["has_image"].append(has_image)
+        E["is_api_error"].append(bool(line.isApiErrorMessage) or (msg is not None and msg.model == "<synthetic>"))
+        E["version"].append(line.version)
+        E["git_branch"].append(line.gitBranch)
+        E["cwd"].append(line.cwd)
+        E["slug"].append(line.slug)
+        E["prompt_id"].append(line.promptId)
+        E["stop_reason"].append(msg.stop_reason if msg is not None else None)
+        E["duration_ms"].append(line.durationMs)
+    ch.end_line = line_no
+    return ch
+
+
+def read_history(data: bytes, *, path: str, file_id: int, start_line: int = 0) -> Chunk:
+    ch = Chunk()
+    H = ch.history
+    line_no = start_line
+    for raw in data.split(b"\n"):
+        line_no += 1
+        if not raw.strip():
+            continue
+        ch.lines += 1
+        try:
+            h = _hist_decoder.decode(raw)
+        except msgspec.MsgspecError:
+            try:
+                obj = _any_decoder.decode(raw)
+            except msgspec.MsgspecError:
+                ch.issues.append(ParseIssue(path, line_no, "invalid json"))
+                continue
+            if not isinstance(obj, dict):
+                ch.issues.append(ParseIssue(path, line_no, "not an object"))
+                continue
+            h = msgspec.convert({k: v for k, v in obj.items() if k in ("display", "project", "sessionId")}, HistoryLine)
+            ch.issues.append(ParseIssue(path, line_no, "odd field type"))
+        ts = h.timestamp
+        if isinstance(ts, str):
+            ts = None
+        H["file_id"].append(file_id)
+        H["line_no"].append(line_no)
+        H["display"].append(h.display or "")
+        H["timestamp_ms"].append(int(ts) if ts is not None else None)
+        H["project_path"].append(h.project)
+        H["session_id"].append(h.sessionId)
+        H["pasted"].append(len(h.pastedContents or {}))
+    ch.end_line = line_no
+    return ch
+
+
+def read_json_file(path: Path) -> tuple[Any, ParseIssue | None]:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        return None, ParseIssue(str(path), 0, f"unreadable: {e.__class__.__name__}")
+    try:
+        return _any_decoder.decode(data), None
+    except msgspec.MsgspecError:
+        try:
+            return _any_decoder.decode(data.decode("utf-8", "replace").encode()), None
+        except msgspec.MsgspecError:
+            return None, ParseIssue(str(path), 0, "invalid json")

@@ -1,0 +1,118 @@
+"""Discover: config dirs -> [SourceFile].
+
+Layouts (see shared/corpus/FORMAT.md §1):
+
+- ``projects/<dir>/<uuid>.jsonl``                         main session
+- ``projects/<dir>/<uuid>/subagents/**/agent-*.jsonl``    subagent (new layout, + ``.meta.json``)
+- ``projects/<dir>/agent-*.jsonl``                        subagent (legacy flat layout)
+- any other ``*.jsonl`` under ``projects/``               e.g. ccusage's ``project/session/chat.jsonl``
+- ``history.jsonl``, ``tasks/<session>/*.json``, ``todos/*.json``
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+# kinds
+MAIN = "main"
+SUBAGENT = "subagent"  # new layout, under <session>/subagents/
+LEGACY_AGENT = "legacy_agent"  # projects/<dir>/agent-*.jsonl
+OTHER = "other"  # any other jsonl under projects/
+HISTORY = "history"
+TASK = "task"
+TODO = "todo"
+
+TRANSCRIPT_KINDS = (MAIN, SUBAGENT, LEGACY_AGENT, OTHER)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: Path
+    kind: str
+    root: Path  # the config dir it was found in
+    project: str = ""  # dir name under projects/ ("" for history/todos)
+    session_hint: str = ""  # session id known from the layout ("" when only the lines know)
+    agent_id: str = ""  # for subagent files: the id in agent-<id>.jsonl
+
+    @property
+    def key(self) -> str:
+        return str(self.path)
+
+
+def _agent_id(name: str) -> str:
+    stem = name[:-6] if name.endswith(".jsonl") else name
+    return stem[6:] if stem.startswith("agent-") else stem
+
+
+def discover(claude_dirs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
+    """Every log file under the given config dirs, in a stable order. Never raises for a missing dir."""
+    out: list[SourceFile] = []
+    seen: set[str] = set()
+    for root in claude_dirs:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        projects = root / "projects"
+        if projects.is_dir():
+            for proj in sorted(projects.iterdir(), key=lambda p: p.name):
+                if not proj.is_dir():
+                    continue
+                out.extend(_project_files(root, proj))
+        hist = root / "history.jsonl"
+        if hist.is_file():
+            out.append(SourceFile(hist, HISTORY, root))
+        tasks = root / "tasks"
+        if tasks.is_dir():
+            for sdir in sorted(tasks.iterdir()):
+                if sdir.is_dir():
+                    for f in sorted(sdir.glob("*.json")):
+                        out.append(SourceFile(f, TASK, root, session_hint=sdir.name))
+        todos = root / "todos"
+        if todos.is_dir():
+            for f in sorted(todos.glob("*.json")):
+                sid = f.stem.split("-agent-")[0]
+                out.append(SourceFile(f, TODO, root, session_hint=sid))
+    uniq = []
+    for sf in out:
+        real = os.path.realpath(sf.path)
+        if real in seen:
+            continue
+        seen.add(real)
+        uniq.append(sf)
+    return uniq
+
+
+def _project_files(root: Path, proj: Path) -> list[SourceFile]:
+    out: list[SourceFile] = []
+    pname = proj.name
+    for dirpath, dirnames, filenames in os.walk(proj):
+        dirnames.sort()
+        dpath = Path(dirpath)
+        rel = dpath.relative_to(proj).parts
+        for fn in sorted(filenames):
+            if not fn.endswith(".jsonl"):
+                continue
+            fpath = dpath / fn
+            stem = fn[:-6]
+            if not rel:
+                if fn.startswith("agent-"):
+                    out.append(SourceFile(fpath, LEGACY_AGENT, root, pname, "", _agent_id(fn)))
+                else:
+                    out.append(SourceFile(fpath, MAIN, root, pname, stem))
+            elif len(rel) >= 2 and rel[1] == "subagents" and fn.startswith("agent-"):
+                out.append(SourceFile(fpath, SUBAGENT, root, pname, rel[0], _agent_id(fn)))
+            elif "memory" in rel or "tool-results" in rel:
+                continue
+            else:
+                # ccusage's nested layout: projects/<project>/<session>/chat.jsonl
+                out.append(SourceFile(fpath, OTHER, root, pname, rel[0] if not UUID_RE.match(stem) else stem))
+    return out
+
+
+def agent_meta_path(sf: SourceFile) -> Path:
+    return sf.path.with_name(sf.path.name[:-6] + ".meta.json")

@@ -1,0 +1,401 @@
+"""Tables (Polars): raw schemas, and the derived tables every front end reads.
+
+Raw tables (one row per line / block, written by the cache):
+``entries``, ``usage``, ``blocks``, ``meta``, ``history``, ``issues``.
+
+Derived tables (rebuilt from the raw ones after each ingest, Parquet in the cache):
+``responses``, ``tool_calls``, ``sessions``, ``projects``, ``prompts``, ``tasks``, ``todos``, ``files``.
+Their meaning is documented in docs/definitions.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import polars as pl
+
+from . import records, sources
+from .pricing import PriceTable, add_cost
+
+log = logging.getLogger(__name__)
+
+S, I64, B, F64 = pl.String, pl.Int64, pl.Boolean, pl.Float64
+TS = pl.Datetime("ms", "UTC")
+
+RAW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "entries": {
+        "file_id": I64, "line_no": I64, "uuid": S, "parent_uuid": S, "logical_parent_uuid": S, "session_id": S,
+        "project": S, "agent_id": S, "is_sidechain": B, "kind": S, "subtype": S, "timestamp": S, "model": S,
+        "msg_id": S, "request_id": S, "text": S, "user_kind": S, "is_meta": B, "is_compact_summary": B,
+        "has_thinking": B, "has_tool_use": B, "has_tool_result": B, "has_image": B, "is_api_error": B,
+        "version": S, "git_branch": S, "cwd": S, "slug": S, "prompt_id": S, "stop_reason": S, "duration_ms": F64,
+    },
+    "usage": {
+        "file_id": I64, "line_no": I64, "uuid": S, "session_id": S, "project": S, "agent_id": S,
+        "is_sidechain": B, "msg_id": S, "request_id": S, "model": S, "timestamp": S, "input_tokens": I64,
+        "output_tokens": I64, "cache_creation_tokens": I64, "cache_5m_tokens": I64, "cache_1h_tokens": I64,
+        "cache_read_tokens": I64, "speed": S, "cost_usd_line": F64,
+    },
+    "blocks": {
+        "file_id": I64, "line_no": I64, "uuid": S, "session_id": S, "idx": I64, "btype": S, "text": S,
+        "tool_id": S, "tool_name": S, "input_json": S, "is_error": B, "size": I64, "media_type": S, "data": S,
+        "result_agent_id": S,
+    },
+    "meta": {"file_id": I64, "line_no": I64, "session_id": S, "kind": S, "value": S, "leaf_uuid": S},
+    "history": {
+        "file_id": I64, "line_no": I64, "display": S, "timestamp_ms": I64, "project_path": S, "session_id": S,
+        "pasted": I64,
+    },
+    "issues": {"file_id": I64, "path": S, "line_no": I64, "reason": S},
+}
+for _name, _cols in (("entries", records.ENTRY_COLS), ("usage", records.USAGE_COLS),
+                     ("blocks", records.BLOCK_COLS), ("meta", records.META_COLS), ("history", records.HISTORY_COLS)):
+    assert tuple(RAW_SCHEMAS[_name]) == _cols, _name
+
+#: user lines a person typed (see docs/definitions.md "user message")
+HUMAN_USER_KINDS = ("prompt", "command", "bash")
+TOKEN_COLS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
+DERIVED = ("responses", "tool_calls", "sessions", "projects", "prompts", "tasks", "todos", "files")
+TITLE_LEN = 120
+
+
+def parse_ts(col: str) -> pl.Expr:
+    """ISO-8601 strings (``…Z`` or ``+00:00``, with or without ms) -> UTC datetimes; junk -> null."""
+    c = pl.col(col).str.replace(r"\+00:00$", "Z")
+    return pl.coalesce(
+        c.str.strptime(TS, "%Y-%m-%dT%H:%M:%S%.fZ", strict=False),
+        c.str.strptime(TS, "%Y-%m-%dT%H:%M:%SZ", strict=False),
+        c.str.strptime(TS, "%Y-%m-%dT%H:%M:%S%.f%z", strict=False),
+    ).alias(col)
+
+
+def total_tokens() -> pl.Expr:
+    return pl.sum_horizontal(*TOKEN_COLS)
+
+
+# ---------------------------------------------------------------- responses
+
+
+def derive_responses(usage: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
+    """One row per API response: (message.id, requestId) groups merged, usage from the largest line."""
+    df = usage.with_columns(parse_ts("timestamp"), total_tokens().alias("_total"))
+    keyed = df.filter(pl.col("msg_id").is_not_null() & pl.col("request_id").is_not_null())
+    loose = df.filter(pl.col("msg_id").is_null() | pl.col("request_id").is_null())
+    keyed = (
+        keyed.sort(["_total", "file_id", "line_no"], descending=[True, False, False])
+        .unique(subset=["msg_id", "request_id"], keep="first", maintain_order=True)
+    )
+    out = pl.concat([keyed, loose]).sort(["timestamp", "file_id", "line_no"], nulls_last=True)
+    out = add_cost(out.drop("_total"), prices)
+    return out.with_columns(
+        (pl.col("priced") | pl.col("cost_usd_line").is_not_null()).alias("priced"),
+        total_tokens().alias("total_tokens"),
+    )
+
+
+# ---------------------------------------------------------------- tool calls
+
+_SUMMARY_KEYS = ("command", "file_path", "notebook_path", "pattern", "url", "query", "description", "path", "prompt",
+                 "skill", "subject")
+
+
+def derive_tool_calls(blocks: pl.LazyFrame, entries: pl.DataFrame) -> pl.DataFrame:
+    uses = (
+        blocks.filter(pl.col("btype").is_in(["tool_use", "server_tool_use"]) & pl.col("tool_id").is_not_null())
+        .select("tool_id", "tool_name", "uuid", "session_id", "input_json", "size", "file_id", "line_no")
+        .unique(subset=["tool_id"], keep="first", maintain_order=True)
+        .collect()
+    )
+    results = (
+        blocks.filter(pl.col("btype") == "tool_result")
+        .select(
+            "tool_id", pl.col("is_error").alias("is_error"), pl.col("size").alias("result_size"),
+            pl.col("result_agent_id"), pl.col("uuid").alias("result_uuid"),
+        )
+        .unique(subset=["tool_id"], keep="first", maintain_order=True)
+        .collect()
+    )
+    ent = entries.select("uuid", "timestamp", "project", "agent_id", "is_sidechain", "model")
+    summary = pl.coalesce(
+        *[pl.col("input_json").str.json_path_match(f"$.{k}") for k in _SUMMARY_KEYS], pl.lit("")
+    )
+    summary = summary.str.replace_all(r"\s+", " ").str.strip_chars().str.slice(0, 200)
+    out = (
+        uses.join(ent, on="uuid", how="left")
+        .join(results, on="tool_id", how="left")
+        .with_columns(
+            summary.alias("input_summary"),
+            pl.col("result_uuid").is_not_null().alias("has_result"),
+            pl.col("is_error").fill_null(False),
+            pl.col("result_size").fill_null(0),
+        )
+        .rename({"tool_name": "name", "size": "input_size"})
+        .sort(["timestamp", "file_id", "line_no"], nulls_last=True)
+    )
+    return out
+
+
+# ---------------------------------------------------------------- sessions and projects
+
+
+def derive_sessions(
+    entries: pl.DataFrame,
+    responses: pl.DataFrame,
+    tool_calls: pl.DataFrame,
+    meta: pl.DataFrame,
+    prompts_text: pl.DataFrame,
+    files: pl.DataFrame,
+) -> pl.DataFrame:
+    e = entries
+    is_user_msg = (pl.col("kind") == "user") & pl.col("user_kind").is_in(HUMAN_USER_KINDS)
+    base = e.group_by("session_id").agg(
+        pl.col("project").drop_nulls().first().alias("project"),
+        pl.col("timestamp").min().alias("first_ts"),
+        pl.col("timestamp").max().alias("last_ts"),
+        pl.len().alias("lines"),
+        (is_user_msg & ~pl.col("is_sidechain")).sum().alias("user_messages"),
+        (is_user_msg & pl.col("is_sidechain")).sum().alias("subagent_user_messages"),
+        ((pl.col("kind") == "user") & pl.col("has_tool_result")).sum().alias("tool_result_lines"),
+        (pl.col("kind") == "system").sum().alias("system_lines"),
+        pl.col("is_compact_summary").sum().alias("compactions"),
+        pl.col("slug").drop_nulls().last().alias("slug"),
+        pl.col("cwd").drop_nulls().first().alias("cwd"),
+        pl.col("git_branch").filter(pl.col("git_branch").is_not_null() & (pl.col("git_branch") != "")).last()
+        .alias("git_branch"),
+        pl.col("version").drop_nulls().last().alias("version"),
+        pl.col("agent_id").filter(pl.col("is_sidechain") & (pl.col("agent_id") != "")).n_unique()
+        .alias("subagents"),
+        pl.col("is_api_error").sum().alias("api_errors"),
+    )
+    # assistant messages = API responses (merged), counted from entries so text-only lines without usage count too
+    asst = (
+        e.filter(pl.col("kind") == "assistant")
+        .with_columns(pl.coalesce(pl.col("msg_id") + ":" + pl.col("request_id").fill_null(""), pl.col("uuid")).alias("_k"))
+        .group_by("session_id")
+        .agg(
+            pl.col("_k").filter(~pl.col("is_sidechain")).n_unique().alias("assistant_messages"),
+            pl.col("_k").filter(pl.col("is_sidechain")).n_unique().alias("subagent_assistant_messages"),
+        )
+    )
+    tok = responses.group_by("session_id").agg(
+        *[pl.col(c).sum() for c in (*TOKEN_COLS, "cache_5m_tokens", "cache_1h_tokens", "total_tokens", "cost_usd")],
+        pl.len().alias("responses"),
+        pl.col("model").drop_nulls().unique().sort().alias("models"),
+        pl.col("timestamp").min().alias("_rfirst"),
+        pl.col("timestamp").max().alias("_rlast"),
+        pl.col("project").drop_nulls().first().alias("_rproject"),
+    )
+    tools = tool_calls.group_by("session_id").agg(
+        pl.len().alias("tool_calls"), pl.col("is_error").sum().alias("tool_errors")
+    )
+    # titles: ai-title > custom-title > summary > first real prompt
+    leaf_session = e.select(pl.col("uuid").alias("leaf_uuid"), pl.col("session_id").alias("_leaf_session"))
+    m = meta.join(leaf_session, on="leaf_uuid", how="left").with_columns(
+        pl.when(pl.col("kind") == "summary").then(pl.coalesce("_leaf_session", "session_id"))
+        .otherwise(pl.col("session_id")).alias("session_id")
+    )
+    titles = m.sort(["file_id", "line_no"]).group_by("session_id").agg(
+        pl.col("value").filter(pl.col("kind") == "ai-title").last().alias("ai_title"),
+        pl.col("value").filter(pl.col("kind") == "custom-title").last().alias("custom_title"),
+        pl.col("value").filter(pl.col("kind") == "summary").last().alias("summary"),
+        pl.col("value").filter(pl.col("kind") == "agent-name").last().alias("agent_name"),
+    )
+    first_prompt = prompts_text.group_by("session_id").agg(pl.col("text").first().alias("first_prompt"))
+    fpaths = files.filter(pl.col("kind").is_in([sources.MAIN, sources.SUBAGENT, sources.OTHER])).with_columns(
+        pl.when(pl.col("kind") == sources.SUBAGENT)
+        .then(pl.col("path").str.replace(r"/subagents/.*$", ""))
+        .otherwise(pl.col("path")).alias("spath"),
+        (pl.col("kind") == sources.MAIN).alias("_is_main"),
+    )
+    fagg = (
+        files.filter(pl.col("session_hint") != "").group_by("session_hint")
+        .agg(pl.col("mtime").max().alias("last_write"), pl.col("size").sum().alias("file_bytes"),
+             pl.len().alias("files"))
+        .rename({"session_hint": "session_id"})
+    )
+    spath = (
+        fpaths.sort(["_is_main"], descending=True).group_by("session_hint")
+        .agg(pl.col("spath").first().alias("path"), pl.col("_is_main").any().alias("has_main_file"))
+        .rename({"session_hint": "session_id"})
+    )
+    out = (
+        base.join(asst, on="session_id", how="left")
+        .join(tok, on="session_id", how="full", coalesce=True)
+        .join(tools, on="session_id", how="left")
+        .join(titles, on="session_id", how="left")
+        .join(first_prompt, on="session_id", how="left")
+        .join(spath, on="session_id", how="left")
+        .join(fagg, on="session_id", how="left")
+        .filter(pl.col("session_id").is_not_null() & (pl.col("session_id") != ""))
+    )
+    zero_int = ["user_messages", "subagent_user_messages", "assistant_messages", "subagent_assistant_messages",
+                "tool_calls", "tool_errors", "responses", "lines", "tool_result_lines", "system_lines",
+                "compactions", "subagents", "api_errors", "cache_5m_tokens", "cache_1h_tokens", "total_tokens",
+                "files", "file_bytes", *TOKEN_COLS]
+    out = out.with_columns(
+        *[pl.col(c).fill_null(0).cast(pl.Int64) for c in zero_int],
+        pl.col("cost_usd").fill_null(0.0),
+        pl.coalesce("project", "_rproject").alias("project"),
+        pl.coalesce("first_ts", "_rfirst").alias("first_ts"),
+        pl.coalesce("last_ts", "_rlast").alias("last_ts"),
+        pl.col("models").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        pl.col("has_main_file").fill_null(False),
+    ).drop("_rfirst", "_rlast", "_rproject")
+    out = out.with_columns(
+        (pl.col("user_messages") + pl.col("assistant_messages")).alias("message_count"),
+        (pl.col("user_messages") + pl.col("assistant_messages") + pl.col("subagent_user_messages")
+         + pl.col("subagent_assistant_messages")).alias("message_count_all"),
+        ((pl.col("last_ts") - pl.col("first_ts")).dt.total_milliseconds() / 1000.0).fill_null(0.0)
+        .alias("duration_s"),
+        pl.coalesce(
+            pl.col("ai_title"), pl.col("custom_title"), pl.col("summary"), pl.col("first_prompt"),
+            pl.col("slug"), pl.lit("(untitled)"),
+        ).str.replace_all(r"\s+", " ").str.strip_chars().str.slice(0, TITLE_LEN).alias("title"),
+    )
+    return out.sort("last_ts", descending=True, nulls_last=True)
+
+
+def first_prompts(entries: pl.LazyFrame) -> pl.DataFrame:
+    """The first real prompt (typed by a person, main transcript) of each session, with its text."""
+    return (
+        entries.filter(
+            (pl.col("kind") == "user") & (pl.col("user_kind") == "prompt") & ~pl.col("is_sidechain")
+        )
+        .select("session_id", "file_id", "line_no", pl.col("text").str.slice(0, 400))
+        .sort(["file_id", "line_no"])
+        .collect()
+    )
+
+
+def derive_projects(sessions: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
+    cwd = (
+        entries.filter(pl.col("cwd").is_not_null() & (pl.col("cwd") != "") & ~pl.col("is_sidechain"))
+        .group_by("project", "cwd").agg(pl.len().alias("n"))
+        .sort(["n", "cwd"], descending=[True, False])
+        .group_by("project", maintain_order=True).agg(pl.col("cwd").first().alias("path"))
+    )
+    agg = sessions.group_by("project").agg(
+        pl.len().alias("session_count"),
+        pl.col("first_ts").min().alias("first_activity"),
+        pl.col("last_ts").max().alias("last_activity"),
+        pl.col("message_count").sum(),
+        pl.col("tool_calls").sum(),
+        *[pl.col(c).sum() for c in (*TOKEN_COLS, "total_tokens", "cost_usd")],
+        pl.col("last_write").max().alias("last_write"),
+        pl.col("file_bytes").sum().alias("file_bytes"),
+        pl.col("files").sum().alias("files"),
+        pl.col("first_ts").min().alias("_first"),
+    )
+    out = agg.join(cwd, on="project", how="left").with_columns(
+        pl.col("path").fill_null(pl.col("project")),
+    ).with_columns(
+        pl.col("path").str.replace(r"[\\/]+$", "").str.split("/").list.last().str.split("\\").list.last()
+        .alias("name"),
+    ).with_columns(pl.when(pl.col("name") == "").then(pl.col("project")).otherwise(pl.col("name")).alias("name"))
+    return out.drop("_first").rename({"project": "id"}).sort("last_activity", descending=True, nulls_last=True)
+
+
+# ---------------------------------------------------------------- prompts, tasks, todos, files
+
+
+def derive_prompts(history: pl.DataFrame) -> pl.DataFrame:
+    return history.with_columns(
+        pl.from_epoch(pl.col("timestamp_ms"), time_unit="ms").dt.replace_time_zone("UTC").alias("timestamp")
+    ).drop("timestamp_ms").sort(["timestamp"], nulls_last=True)
+
+
+TASK_SCHEMA = {
+    "id": S, "session_id": S, "subject": S, "description": S, "status": S, "owner": S,
+    "blocked_by": pl.List(S), "blocks": pl.List(S), "active_form": S, "metadata": S, "created_at": TS,
+    "path": S,
+}
+TODO_SCHEMA = {"session_id": S, "agent_id": S, "idx": I64, "content": S, "status": S, "active_form": S,
+               "updated_at": TS}
+
+
+def read_tasks(files: list[sources.SourceFile], issues: list[records.ParseIssue]) -> pl.DataFrame:
+    import json
+
+    rows = []
+    for sf in files:
+        if sf.kind != sources.TASK:
+            continue
+        obj, issue = records.read_json_file(sf.path)
+        if issue:
+            issues.append(issue)
+            continue
+        if not isinstance(obj, dict):
+            issues.append(records.ParseIssue(str(sf.path), 0, "not an object"))
+            continue
+        try:
+            mtime = os.stat(sf.path).st_mtime
+        except OSError:
+            mtime = None
+
+        def _list(v):
+            return [str(x) for x in v] if isinstance(v, list) else []
+
+        status = obj.get("status") if isinstance(obj.get("status"), str) else "pending"
+        rows.append({
+            "id": str(obj.get("id") or sf.path.stem), "session_id": sf.session_hint,
+            "subject": str(obj.get("subject") or obj.get("content") or ""),
+            "description": str(obj.get("description") or ""), "status": status,
+            "owner": obj.get("owner") if isinstance(obj.get("owner"), str) else None,
+            "blocked_by": _list(obj.get("blockedBy")), "blocks": _list(obj.get("blocks")),
+            "active_form": obj.get("activeForm") if isinstance(obj.get("activeForm"), str) else None,
+            "metadata": json.dumps(obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}),
+            "created_at": int(mtime * 1000) if mtime else None,
+            "path": str(sf.path),
+        })
+    df = pl.DataFrame(rows, schema={**TASK_SCHEMA, "created_at": I64})
+    return df.with_columns(pl.col("created_at").cast(TS))
+
+
+def read_todos(files: list[sources.SourceFile], issues: list[records.ParseIssue]) -> pl.DataFrame:
+    rows = []
+    for sf in files:
+        if sf.kind != sources.TODO:
+            continue
+        obj, issue = records.read_json_file(sf.path)
+        if issue:
+            issues.append(issue)
+            continue
+        if not isinstance(obj, list):
+            continue
+        stem = sf.path.stem
+        agent = stem.split("-agent-", 1)[1] if "-agent-" in stem else ""
+        try:
+            mtime = int(os.stat(sf.path).st_mtime * 1000)
+        except OSError:
+            mtime = None
+        for i, t in enumerate(obj):
+            if isinstance(t, dict):
+                rows.append({
+                    "session_id": sf.session_hint, "agent_id": agent, "idx": i, "content": str(t.get("content", "")),
+                    "status": str(t.get("status", "pending")), "active_form": t.get("activeForm") if isinstance(
+                        t.get("activeForm"), str) else None, "updated_at": mtime,
+                })
+    df = pl.DataFrame(rows, schema={**TODO_SCHEMA, "updated_at": I64})
+    return df.with_columns(pl.col("updated_at").cast(TS))
+
+
+def files_frame(manifest_files: dict) -> pl.DataFrame:
+    rows = []
+    for path, st in manifest_files.items():
+        rows.append({
+            "file_id": st.file_id, "path": path, "kind": st.kind, "project": st.project,
+            "session_hint": st.session_hint, "agent_id": st.agent_id, "size": st.size,
+            "mtime": st.mtime_ns // 1_000_000, "lines": st.lines, "offset": st.offset,
+        })
+    schema = {"file_id": I64, "path": S, "kind": S, "project": S, "session_hint": S, "agent_id": S, "size": I64,
+              "mtime": I64, "lines": I64, "offset": I64}
+    df = pl.DataFrame(rows, schema=schema).with_columns(pl.col("mtime").cast(TS))
+    return df
+
+
+def write_table(df: pl.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    df.write_parquet(tmp, compression="lz4")
+    os.replace(tmp, path)

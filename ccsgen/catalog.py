@@ -1,0 +1,278 @@
+"""Catalog: the one read API of everything the build produced. The site, the server and the CLI take a
+Catalog; none of them reads JSONL.
+
+    cat = Catalog.open(cfg)              # ingest what changed, derive tables, load them
+    cat.sessions / cat.projects / ...    # Polars DataFrames (see tables.py and docs/definitions.md)
+    cat.transcript(session_id)           # entries + blocks of one session, in file order
+    cat.resolve_session("ab12")          # unique prefix -> full id (NotFound / Ambiguous)
+    cat.refresh()                        # incremental re-ingest, swaps tables atomically
+
+Tables are immutable DataFrames; a refresh builds new ones and swaps the
+reference under a lock, so readers never see a half-built state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from . import cache, stats, tables
+from .build import BuildReport, ingest_and_derive
+from .config import ACTIVE_WINDOW_SECONDS, Config
+from .pricing import PriceTable
+
+log = logging.getLogger(__name__)
+
+
+class NotFound(LookupError):
+    """No object with that id (or prefix)."""
+
+
+class Ambiguous(LookupError):
+    """A prefix matches more than one id."""
+
+    def __init__(self, prefix: str, matches: list[str]):
+        super().__init__(f"{prefix!r} matches {len(matches)} ids: {', '.join(matches[:5])}")
+        self.matches = matches
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent set of derived tables."""
+
+    responses: pl.DataFrame
+    tool_calls: pl.DataFrame
+    sessions: pl.DataFrame
+    projects: pl.DataFrame
+    prompts: pl.DataFrame
+    tasks: pl.DataFrame
+    todos: pl.DataFrame
+    files: pl.DataFrame
+    loaded_at: float
+
+
+class Catalog:
+    def __init__(self, cfg: Config, report: BuildReport | None = None):
+        self.cfg = cfg
+        self.report = report or BuildReport()
+        self.prices = PriceTable.load(cfg.prices_file)
+        self._lock = threading.RLock()
+        self._refresh_lock = threading.Lock()
+        self._snap: Snapshot = self._load()
+        self._cache: dict = {}
+        self.extensions: dict = {}  # search index, user data … attached by their modules
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, cfg: Config, *, refresh: bool = True, full: bool = False, progress=None) -> Catalog:
+        report = ingest_and_derive(cfg, full=full, progress=progress) if refresh else None
+        if not refresh and not (cfg.tables_dir / "sessions.parquet").is_file():
+            report = ingest_and_derive(cfg, full=full, progress=progress)
+        return cls(cfg, report)
+
+    def _load(self) -> Snapshot:
+        d = self.cfg.tables_dir
+        frames = {n: pl.read_parquet(d / f"{n}.parquet") for n in tables.DERIVED}
+        return Snapshot(**frames, loaded_at=time.time())
+
+    def refresh(self, *, full: bool = False) -> BuildReport:
+        """Ingest what changed and swap in new tables. Concurrent callers wait for one refresh."""
+        with self._refresh_lock:
+            rep = ingest_and_derive(self.cfg, full=full)
+            if rep.changed:
+                snap = self._load()
+                with self._lock:
+                    self._snap = snap
+                    self._cache = {}
+                    self.prices = PriceTable.load(self.cfg.prices_file)
+            self.report = rep
+            for hook in list(self.extensions.get("on_refresh", [])):
+                hook(self, rep)
+            return rep
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snap
+
+    # ------------------------------------------------------------------ tables
+
+    @property
+    def responses(self) -> pl.DataFrame:
+        return self._snap.responses
+
+    @property
+    def tool_calls(self) -> pl.DataFrame:
+        return self._snap.tool_calls
+
+    @property
+    def sessions(self) -> pl.DataFrame:
+        """Sessions with ``is_active`` computed now."""
+        snap = self._snap
+        key = ("sessions", snap.loaded_at, int(time.time() // 15))
+        got = self._cache.get(key)
+        if got is None:
+            active = self.active_session_ids()
+            got = snap.sessions.with_columns(pl.col("session_id").is_in(list(active)).alias("is_active"))
+            self._cache = {k: v for k, v in self._cache.items() if k[0] != "sessions"}
+            self._cache[key] = got
+        return got
+
+    @property
+    def projects(self) -> pl.DataFrame:
+        return self._snap.projects
+
+    @property
+    def prompts(self) -> pl.DataFrame:
+        return self._snap.prompts
+
+    @property
+    def tasks(self) -> pl.DataFrame:
+        return self._snap.tasks
+
+    @property
+    def todos(self) -> pl.DataFrame:
+        return self._snap.todos
+
+    @property
+    def files(self) -> pl.DataFrame:
+        return self._snap.files
+
+    def memo(self, name: str, fn):
+        """Cache a value derived from the current snapshot (dropped on refresh)."""
+        key = (name, self._snap.loaded_at)
+        got = self._cache.get(key)
+        if got is None:
+            got = fn()
+            self._cache[key] = got
+        return got
+
+    def _raw(self, name: str) -> pl.LazyFrame:
+        m = cache.load_manifest(self.cfg.cache_dir)
+        return cache.scan_raw(self.cfg.cache_dir / "segments", m, name)
+
+    def entries(self, session_id: str | None = None, columns: list[str] | None = None) -> pl.DataFrame:
+        """Raw conversation rows (user/assistant/system lines) with their text, in file order."""
+        lf = self._raw("entries")
+        if session_id is not None:
+            lf = lf.filter(pl.col("session_id") == session_id)
+        if columns:
+            lf = lf.select(columns)
+        df = lf.collect()
+        if "timestamp" in df.columns:
+            df = df.with_columns(tables.parse_ts("timestamp"))
+        sort = [c for c in ("file_id", "line_no") if c in df.columns]
+        return df.sort(sort) if sort else df
+
+    def blocks(self, session_id: str | None = None, columns: list[str] | None = None) -> pl.DataFrame:
+        lf = self._raw("blocks")
+        if session_id is not None:
+            lf = lf.filter(pl.col("session_id") == session_id)
+        if columns:
+            lf = lf.select(columns)
+        df = lf.collect()
+        sort = [c for c in ("file_id", "line_no", "idx") if c in df.columns]
+        return df.sort(sort) if sort else df
+
+    def transcript(self, session_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(entries, blocks) of one session, main transcript and subagents, in file order."""
+        return self.entries(session_id), self.blocks(session_id)
+
+    def issues(self) -> pl.DataFrame:
+        return self._raw("issues").collect()
+
+    # ------------------------------------------------------------------ lookups
+
+    def resolve_session(self, prefix: str) -> str:
+        return _resolve(self._snap.sessions.get_column("session_id"), prefix, "Session")
+
+    def resolve_project(self, prefix: str) -> str:
+        return _resolve(self._snap.projects.get_column("id"), prefix, "Project")
+
+    def session(self, session_id: str) -> dict:
+        sid = self.resolve_session(session_id)
+        return self.sessions.filter(pl.col("session_id") == sid).row(0, named=True)
+
+    def project(self, project_id: str) -> dict:
+        pid = self.resolve_project(project_id)
+        return self.projects.filter(pl.col("id") == pid).row(0, named=True)
+
+    # ------------------------------------------------------------------ activity
+
+    def active_session_ids(self) -> set[str]:
+        """Sessions Claude Code is running now.
+
+        A session is active when Claude Code's live registry (``<claude dir>/sessions/<pid>.json``)
+        names it and that pid is alive, or when one of its files was written in the last
+        ``ACTIVE_WINDOW_SECONDS`` seconds.
+        """
+        out: set[str] = set()
+        for root in self.cfg.claude_dirs:
+            reg = Path(root) / "sessions"
+            if not reg.is_dir():
+                continue
+            for f in reg.glob("*.json"):
+                try:
+                    d = json.loads(f.read_text())
+                    pid = int(d.get("pid") or f.stem)
+                    sid = d.get("sessionId")
+                except (OSError, ValueError, TypeError, AttributeError):
+                    continue
+                if sid and _pid_alive(pid):
+                    out.add(sid)
+        cutoff = time.time() - ACTIVE_WINDOW_SECONDS
+        files = self._snap.files
+        for row in files.filter(pl.col("session_hint") != "").select("path", "session_hint").iter_rows():
+            try:
+                if os.stat(row[0]).st_mtime >= cutoff:
+                    out.add(row[1])
+            except OSError:
+                continue
+        return out
+
+    # ------------------------------------------------------------------ stats (see stats.py)
+
+    def global_stats(self) -> dict:
+        return self.memo("global_stats", lambda: stats.global_stats(self))
+
+    def price_info(self) -> dict:
+        return {"source": self.prices.source, "date": self.prices.date, "overrides": self.prices.overrides_from}
+
+    def unpriced_models(self) -> list[str]:
+        r = self.responses
+        return sorted(r.filter(~pl.col("priced") & pl.col("model").is_not_null()).get_column("model").unique().to_list())
+
+
+def _resolve(ids: pl.Series, prefix: str, what: str) -> str:
+    prefix = (prefix or "").strip()
+    if not prefix:
+        raise NotFound(f"{what} not found")
+    if (ids == prefix).any():
+        return prefix
+    m = ids.filter(ids.str.starts_with(prefix)).to_list()
+    if len(m) == 1:
+        return m[0]
+    if not m:
+        raise NotFound(f"{what} not found")
+    raise Ambiguous(prefix, sorted(m))
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True

@@ -137,7 +137,7 @@ def derive_all(cfg: Config, files: list[sources.SourceFile], prices: PriceTable)
     entries = entries_lf.select(ent_cols).with_columns(tables.parse_ts("timestamp")).collect()
     usage = cache.scan_raw(seg, m, "usage").collect()
     blocks = cache.scan_raw(seg, m, "blocks").select(
-        "btype", "tool_id", "tool_name", "uuid", "session_id", "input_json", "size", "file_id", "line_no",
+        "btype", "tool_id", "tool_name", "uuid", "session_id", "summary", "size", "file_id", "line_no",
         "is_error", "result_agent_id",
     )
     meta = cache.scan_raw(seg, m, "meta").collect()

@@ -41,6 +41,10 @@ MAX_SEGMENTS = 12
 CACHE_FORMAT = 3
 #: files smaller than this are read in the main process even when a pool is used
 POOL_MIN_BYTES = 64 * 1024 * 1024
+#: input bytes buffered before a Parquet part is written (bounds memory on a cold build)
+PART_BYTES = 96 * 1024 * 1024
+#: input bytes one worker reads before handing back a set of DataFrames
+BATCH_BYTES = 16 * 1024 * 1024
 
 
 class FileState(msgspec.Struct):
@@ -124,8 +128,22 @@ class ReadTask:
     start_line: int
 
 
-def read_task(t: ReadTask) -> tuple[ReadTask, Chunk]:
-    """Read one file from ``t.offset`` to its last complete line."""
+@dataclass
+class ReadResult:
+    """What reading one file produced: its rows as DataFrames, and where to resume next time."""
+
+    task: ReadTask
+    frames: dict[str, pl.DataFrame]
+    lines: int
+    bytes_read: int
+    end_offset: int
+    end_line: int
+    issue_reasons: list[str]
+    unknown_types: Counter
+    sessions: set[str]
+
+
+def _read_chunk(t: ReadTask) -> tuple[Chunk, int]:
     try:
         with open(t.path, "rb") as f:
             f.seek(t.offset)
@@ -133,12 +151,12 @@ def read_task(t: ReadTask) -> tuple[ReadTask, Chunk]:
     except OSError as e:
         ch = Chunk()
         ch.issues.append(ParseIssue(t.path, 0, f"unreadable: {e.__class__.__name__}"))
-        ch.end_offset = t.offset
-        ch.end_line = t.start_line
         ch.file_id = t.file_id
-        return t, ch
+        ch.end_line = t.start_line
+        return ch, 0
     n = records.complete_part(data)
     part = data[:n]
+    del data
     if t.kind == sources.HISTORY:
         ch = records.read_history(part, path=t.path, file_id=t.file_id, start_line=t.start_line)
     else:
@@ -146,10 +164,44 @@ def read_task(t: ReadTask) -> tuple[ReadTask, Chunk]:
             part, path=t.path, file_id=t.file_id, project=t.project, session_hint=t.session_hint,
             agent_hint=t.agent_id, kind=t.kind, start_line=t.start_line,
         )
-    ch.bytes_read = n
     ch.file_id = t.file_id
-    ch.end_offset = t.offset + n
-    return t, ch
+    return ch, n
+
+
+def read_batch(batch: list[ReadTask]) -> tuple[list[ReadResult], dict[str, pl.DataFrame]]:
+    """Read some files from their offsets (runs in a worker process); one set of DataFrames for all of them."""
+    results, chunks = [], []
+    for t in batch:
+        ch, n = _read_chunk(t)
+        sessions = set(ch.entries["session_id"]) | set(ch.usage["session_id"])
+        results.append(ReadResult(
+            t, {}, ch.lines, n, t.offset + n, ch.end_line, [i.reason for i in ch.issues], ch.unknown_types,
+            {s for s in sessions if s},
+        ))
+        chunks.append(ch)
+    return results, _frames(chunks)
+
+
+def read_task(t: ReadTask) -> ReadResult:
+    """Read one file (used by tests and tools)."""
+    results, frames = read_batch([t])
+    results[0].frames = frames
+    return results[0]
+
+
+def _batches(tasks: list[ReadTask], sizes: dict[str, int], target: int) -> list[list[ReadTask]]:
+    out: list[list[ReadTask]] = []
+    cur: list[ReadTask] = []
+    acc = 0
+    for t in tasks:
+        cur.append(t)
+        acc += sizes.get(t.path, 0) - t.offset
+        if acc >= target:
+            out.append(cur)
+            cur, acc = [], 0
+    if cur:
+        out.append(cur)
+    return out
 
 
 def _frames(chunks: list[Chunk]) -> dict[str, pl.DataFrame]:
@@ -158,7 +210,7 @@ def _frames(chunks: list[Chunk]) -> dict[str, pl.DataFrame]:
     out = {}
     for name in RAW_TABLES:
         schema = RAW_SCHEMAS[name]
-        cols = {c: [] for c in schema}
+        cols: dict[str, list] = {c: [] for c in schema}
         for ch in chunks:
             if name == "issues":
                 for i in ch.issues:
@@ -172,6 +224,37 @@ def _frames(chunks: list[Chunk]) -> dict[str, pl.DataFrame]:
                 cols[c].extend(part[c])
         out[name] = pl.DataFrame(cols, schema=schema)
     return out
+
+
+class _PartWriter:
+    """Buffers the frames of one segment and writes them as Parquet parts of about ``PART_BYTES`` input."""
+
+    def __init__(self, seg_dir: Path, seg: int):
+        self.seg_dir, self.seg = seg_dir, seg
+        self.buf: dict[str, list[pl.DataFrame]] = {n: [] for n in RAW_TABLES}
+        self.pending = 0
+        self.parts = 0
+
+    def add(self, frames: dict[str, pl.DataFrame], nbytes: int) -> None:
+        for n, df in frames.items():
+            if df.height:
+                self.buf[n].append(df)
+        self.pending += nbytes
+        if self.pending >= PART_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not any(self.buf.values()):
+            return
+        from .tables import RAW_SCHEMAS
+
+        for n in RAW_TABLES:
+            dfs = self.buf[n]
+            df = pl.concat(dfs, how="vertical") if dfs else pl.DataFrame(schema=RAW_SCHEMAS[n])
+            _write_segment(df, self.seg_dir / f"{self.seg}.{self.parts}.{n}.parquet")
+        self.buf = {n: [] for n in RAW_TABLES}
+        self.pending = 0
+        self.parts += 1
 
 
 def ingest(
@@ -241,65 +324,68 @@ def ingest(
             m.dropped.append(m.files.pop(key).file_id)
             rep.files_deleted += 1
     changed_sessions: set[str] = set()
-    chunks: list[Chunk] = []
     total = sum(sizes.get(t.path, 0) - t.offset for t in tasks)
     if progress:
         progress.start("read", total)
-    big = workers > 1 and total >= POOL_MIN_BYTES and len(tasks) > 1
-    results = []
-    if big:
+    seg = m.next_segment
+    writer = _PartWriter(seg_dir, seg)
+    unknown: dict[int, Counter] = {}
+
+    def take(r: ReadResult) -> None:
+        st = m.files[r.task.path]
+        st.offset = r.end_offset
+        st.lines = r.end_line
+        st.head_hash = _head_hash(Path(r.task.path), st.head_len)
+        rep.files_read += 1
+        rep.lines_read += r.lines
+        rep.bytes_read += r.bytes_read
+        for reason in r.issue_reasons:
+            rep.issue_counts[reason.split(":")[0]] += 1
+        rep.unknown_types.update(r.unknown_types)
+        if r.unknown_types:
+            unknown[r.task.file_id] = r.unknown_types
+        changed_sessions.update(r.sessions)
+        if progress:
+            progress.advance(sizes.get(r.task.path, 0) - r.task.offset)
+
+    def take_batch(results: list[ReadResult], frames: dict[str, pl.DataFrame]) -> None:
+        for r in results:
+            take(r)
+        if any(r.lines for r in results):
+            writer.add(frames, sum(r.bytes_read for r in results))
+
+    use_pool = workers > 1 and total >= POOL_MIN_BYTES and len(tasks) > 1
+    if use_pool:
+        ordered = sorted(tasks, key=lambda t: -(sizes.get(t.path, 0) - t.offset))
+        batches = _batches(ordered, sizes, BATCH_BYTES)
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            for t, ch in ex.map(read_task, sorted(tasks, key=lambda t: -sizes.get(t.path, 0)), chunksize=4):
-                results.append((t, ch))
-                if progress:
-                    progress.advance(sizes.get(t.path, 0) - t.offset)
+            for results, frames in ex.map(read_batch, batches):
+                take_batch(results, frames)
     else:
-        for t in tasks:
-            results.append(read_task(t))
-            if progress:
-                progress.advance(sizes.get(t.path, 0) - t.offset)
+        for batch in _batches(tasks, sizes, BATCH_BYTES):
+            take_batch(*read_batch(batch))
     if progress:
         progress.stop()
-    for t, ch in results:
-        st = m.files[t.path]
-        st.offset = ch.end_offset
-        st.lines = ch.end_line
-        st.head_hash = _head_hash(Path(t.path), st.head_len)
-        rep.files_read += 1
-        rep.lines_read += ch.lines
-        rep.bytes_read += ch.bytes_read
-        rep.issues.extend(ch.issues)
-        for i in ch.issues:
-            rep.issue_counts[i.reason.split(":")[0]] += 1
-        rep.unknown_types.update(ch.unknown_types)
-        changed_sessions.update(ch.entries["session_id"])
-        changed_sessions.update(ch.usage["session_id"])
-        chunks.append(ch)
+    writer.flush()
+    if writer.parts:
+        m.segments.append(seg)
+        m.next_segment += 1
     # sessions whose rows were dropped changed too
     if m.dropped and m.segments:
-        dropped_now = set(m.dropped)
-        for seg in m.segments:
-            p = seg_dir / f"{seg}.entries.parquet"
-            if p.exists():
-                s = pl.scan_parquet(p).filter(pl.col("file_id").is_in(list(dropped_now))).select("session_id")
-                changed_sessions.update(s.unique().collect().get_column("session_id").to_list())
-    _update_unknown(seg_dir, m, chunks)
-    rep.changed = bool(chunks and any(ch.lines for ch in chunks)) or rep.files_deleted > 0 or rep.files_rewritten > 0
+        dropped_now = list(set(m.dropped))
+        for p in seg_dir.glob("*.entries.parquet"):
+            s = pl.scan_parquet(p).filter(pl.col("file_id").is_in(dropped_now)).select("session_id")
+            changed_sessions.update(s.unique().collect().get_column("session_id").to_list())
+    _update_unknown(seg_dir, m, unknown)
+    rep.changed = writer.parts > 0 or rep.files_deleted > 0 or rep.files_rewritten > 0
     rep.changed_sessions = {s for s in changed_sessions if s}
-    if any(ch.lines for ch in chunks):
-        frames = _frames(chunks)
-        seg = m.next_segment
-        m.next_segment += 1
-        for name, df in frames.items():
-            df.write_parquet(seg_dir / f"{seg}.{name}.parquet", compression="lz4", statistics=False)
-        m.segments.append(seg)
     if len(m.segments) > MAX_SEGMENTS or (m.dropped and len(m.dropped) > 200):
         _compact(seg_dir, m)
     save_manifest(cache_dir, m)
     return rep
 
 
-def _update_unknown(seg_dir: Path, m: Manifest, chunks: list[Chunk]) -> None:
+def _update_unknown(seg_dir: Path, m: Manifest, new: dict[int, Counter]) -> None:
     p = seg_dir / "unknown_types.json"
     per_file: dict[str, dict[str, int]] = {}
     if p.is_file():
@@ -309,11 +395,10 @@ def _update_unknown(seg_dir: Path, m: Manifest, chunks: list[Chunk]) -> None:
             per_file = {}
     live = {str(st.file_id) for st in m.files.values()}
     per_file = {k: v for k, v in per_file.items() if k in live}
-    for ch in chunks:
-        if ch.unknown_types:
-            cur = Counter(per_file.get(str(ch.file_id), {}))
-            cur.update(ch.unknown_types)
-            per_file[str(ch.file_id)] = dict(cur)
+    for fid, counts in new.items():
+        cur = Counter(per_file.get(str(fid), {}))
+        cur.update(counts)
+        per_file[str(fid)] = dict(cur)
     p.write_bytes(msgspec.json.encode(per_file))
 
 
@@ -329,16 +414,25 @@ def unknown_type_counts(seg_dir: Path) -> dict[str, int]:
     return dict(total)
 
 
+def _write_segment(df: pl.DataFrame, path: Path) -> None:
+    """Rows sorted by session so a one-session read touches few row groups (min/max statistics)."""
+    if "session_id" in df.columns:
+        keys = [c for c in ("session_id", "file_id", "line_no", "idx") if c in df.columns]
+        df = df.sort(keys, nulls_last=True)
+    df.write_parquet(path, compression="lz4", statistics=True, row_group_size=8192)
+
+
 def _compact(seg_dir: Path, m: Manifest) -> None:
     t0 = time.perf_counter()
     seg = m.next_segment
     m.next_segment += 1
     for name in RAW_TABLES:
-        df = scan_raw(seg_dir, m, name).collect()
-        df.write_parquet(seg_dir / f"{seg}.{name}.parquet", compression="lz4", statistics=False)
+        # streaming: memory stays bounded however large the cache is
+        scan_raw(seg_dir, m, name).sink_parquet(
+            seg_dir / f"{seg}.0.{name}.parquet", compression="lz4", statistics=True, row_group_size=8192)
     for old in m.segments:
-        for name in RAW_TABLES:
-            (seg_dir / f"{old}.{name}.parquet").unlink(missing_ok=True)
+        for p in seg_dir.glob(f"{old}.*.parquet"):
+            p.unlink(missing_ok=True)
     m.segments = [seg]
     m.dropped = []
     log.info("compacted segments in %.2fs", time.perf_counter() - t0)
@@ -348,8 +442,7 @@ def scan_raw(seg_dir: Path, m: Manifest, name: str) -> pl.LazyFrame:
     """All rows of raw table ``name`` still valid (dropped file ids filtered out)."""
     from .tables import RAW_SCHEMAS
 
-    paths = [seg_dir / f"{s}.{name}.parquet" for s in m.segments]
-    paths = [p for p in paths if p.exists()]
+    paths = [p for s in m.segments for p in sorted(seg_dir.glob(f"{s}.*.{name}.parquet"))]
     if not paths:
         return pl.DataFrame(schema=RAW_SCHEMAS[name]).lazy()
     lf = pl.scan_parquet(paths) if len(paths) > 1 else pl.scan_parquet(paths[0])

@@ -143,7 +143,7 @@ USAGE_COLS = (
 )
 BLOCK_COLS = (
     "file_id", "line_no", "uuid", "session_id", "idx", "btype", "text", "tool_id", "tool_name", "input_json",
-    "is_error", "size", "media_type", "data", "result_agent_id",
+    "summary", "is_error", "size", "media_type", "data", "result_agent_id",
 )
 META_COLS = ("file_id", "line_no", "session_id", "kind", "value", "leaf_uuid")
 HISTORY_COLS = ("file_id", "line_no", "display", "timestamp_ms", "project_path", "session_id", "pasted")
@@ -322,6 +322,28 @@ def tool_result_agent_id(raw: msgspec.Raw) -> str | None:
     return None
 
 
+_SUMMARY_KEYS = ("command", "file_path", "notebook_path", "pattern", "url", "query", "description", "path", "prompt",
+                 "skill", "subject", "plan")
+
+
+def input_summary(raw: bytes) -> str:
+    """A short, one-line description of a tool input (the command, the file, the pattern …)."""
+    try:
+        val = _any_decoder.decode(raw)
+    except msgspec.MsgspecError:
+        return ""
+    if not isinstance(val, dict):
+        return ""
+    for k in _SUMMARY_KEYS:
+        v = val.get(k)
+        if isinstance(v, str) and v.strip():
+            return " ".join(v.split())[:200]
+    todos = val.get("todos")
+    if isinstance(todos, list):
+        return f"{len(todos)} todos"
+    return ""
+
+
 def classify_user(text: str, line: Line, has_tool_result: bool) -> str:
     """What a ``user`` line is. Only ``prompt``, ``command`` and ``bash`` are typed by a person."""
     if has_tool_result:
@@ -451,7 +473,7 @@ def read_transcript(
                 for idx, b in enumerate(content):
                     bt = b.type
                     btext = None
-                    tool_id = tool_name = input_json = media = bdata = None
+                    tool_id = tool_name = input_json = media = bdata = summary = None
                     is_error = None
                     size = 0
                     if bt == "text":
@@ -468,6 +490,7 @@ def read_transcript(
                         ij = bytes(b.input) if len(b.input) else b"{}"
                         size = len(ij)
                         input_json = ij[:TEXT_CAP].decode("utf-8", "replace") if size > TEXT_CAP else ij.decode("utf-8", "replace")
+                        summary = input_summary(ij)
                     elif bt == "tool_result" or bt == "web_search_tool_result":
                         has_tool_result = True
                         tool_id = b.tool_use_id
@@ -494,6 +517,7 @@ def read_transcript(
                     B["tool_id"].append(tool_id)
                     B["tool_name"].append(tool_name)
                     B["input_json"].append(input_json)
+                    B["summary"].append(summary)
                     B["is_error"].append(is_error)
                     B["size"].append(size)
                     B["media_type"].append(media)

@@ -40,7 +40,7 @@ RAW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     },
     "blocks": {
         "file_id": I64, "line_no": I64, "uuid": S, "session_id": S, "idx": I64, "btype": S, "text": S,
-        "tool_id": S, "tool_name": S, "input_json": S, "is_error": B, "size": I64, "media_type": S, "data": S,
+        "tool_id": S, "tool_name": S, "input_json": S, "summary": S, "is_error": B, "size": I64, "media_type": S, "data": S,
         "result_agent_id": S,
     },
     "meta": {"file_id": I64, "line_no": I64, "session_id": S, "kind": S, "value": S, "leaf_uuid": S},
@@ -97,14 +97,10 @@ def derive_responses(usage: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
 
 # ---------------------------------------------------------------- tool calls
 
-_SUMMARY_KEYS = ("command", "file_path", "notebook_path", "pattern", "url", "query", "description", "path", "prompt",
-                 "skill", "subject")
-
-
 def derive_tool_calls(blocks: pl.LazyFrame, entries: pl.DataFrame) -> pl.DataFrame:
     uses = (
         blocks.filter(pl.col("btype").is_in(["tool_use", "server_tool_use"]) & pl.col("tool_id").is_not_null())
-        .select("tool_id", "tool_name", "uuid", "session_id", "input_json", "size", "file_id", "line_no")
+        .select("tool_id", "tool_name", "uuid", "session_id", "summary", "size", "file_id", "line_no")
         .unique(subset=["tool_id"], keep="first", maintain_order=True)
         .collect()
     )
@@ -118,19 +114,16 @@ def derive_tool_calls(blocks: pl.LazyFrame, entries: pl.DataFrame) -> pl.DataFra
         .collect()
     )
     ent = entries.select("uuid", "timestamp", "project", "agent_id", "is_sidechain", "model")
-    summary = pl.coalesce(
-        *[pl.col("input_json").str.json_path_match(f"$.{k}") for k in _SUMMARY_KEYS], pl.lit("")
-    )
-    summary = summary.str.replace_all(r"\s+", " ").str.strip_chars().str.slice(0, 200)
     out = (
         uses.join(ent, on="uuid", how="left")
         .join(results, on="tool_id", how="left")
         .with_columns(
-            summary.alias("input_summary"),
+            pl.col("summary").fill_null("").alias("input_summary"),
             pl.col("result_uuid").is_not_null().alias("has_result"),
             pl.col("is_error").fill_null(False),
             pl.col("result_size").fill_null(0),
         )
+        .drop("summary")
         .rename({"tool_name": "name", "size": "input_size"})
         .sort(["timestamp", "file_id", "line_no"], nulls_last=True)
     )

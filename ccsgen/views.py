@@ -211,8 +211,11 @@ def session_messages(cat: Catalog, session_id: str, role: str | None = None, lim
 def session_tools(cat: Catalog, session_id: str) -> list:
     sid = cat.resolve_session(session_id)
     tc = cat.tool_calls.filter(pl.col("session_id") == sid)
+    inputs = dict(cat.blocks(sid, columns=["tool_id", "input_json", "btype"]).filter(
+        pl.col("btype") == "tool_use").select("tool_id", "input_json").iter_rows())
     out = []
     for r in tc.iter_rows(named=True):
+        r["input_json"] = inputs.get(r["tool_id"])
         try:
             inp = json.loads(r["input_json"] or "{}")
         except ValueError:

@@ -27,6 +27,7 @@ STATE_FILE = "tables/state.json"
 @dataclass
 class BuildReport:
     files: int = 0
+    aux_files: int = 0
     files_read: int = 0
     files_unchanged: int = 0
     files_new: int = 0
@@ -92,7 +93,8 @@ def ingest_and_derive(cfg: Config, *, full: bool = False, progress=None, workers
     rep = BuildReport()
     with rep.stage("discover"):
         files = sources.discover(cfg.claude_dirs)
-    rep.files = len(files)
+    rep.files = sum(1 for f in files if f.kind in sources.TRANSCRIPT_KINDS or f.kind == sources.HISTORY)
+    rep.aux_files = len(files) - rep.files
     prices = PriceTable.load(cfg.prices_file)
     with rep.stage("read"):
         if workers is None:

@@ -109,8 +109,9 @@ def open_catalog(cfg: Config, quiet: bool = True, refresh: bool = True, full: bo
 
 def _print_report(rep, out: Console) -> None:
     t = Table(title="build report", show_header=False, box=None)
-    t.add_row("files", f"{rep.files} ({rep.files_new} new, {rep.files_grown} grown, {rep.files_rewritten} rewritten, "
+    t.add_row("log files", f"{rep.files} ({rep.files_new} new, {rep.files_grown} grown, {rep.files_rewritten} rewritten, "
               f"{rep.files_deleted} deleted, {rep.files_unchanged} unchanged)")
+    t.add_row("task/todo files", f"{rep.aux_files}")
     t.add_row("lines read", f"{rep.lines_read:,} ({rep.bytes_read / 1e6:,.1f} MB)")
     bad = ", ".join(f"{k}: {v}" for k, v in sorted(rep.bad_by_reason.items())) or "none"
     t.add_row("bad lines", f"{rep.bad_lines:,} ({bad})")

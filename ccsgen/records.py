@@ -200,22 +200,22 @@ def _decode_line(raw: bytes, path: str, line_no: int, issues: list[ParseIssue]) 
         return _line_decoder.decode(raw)
     except msgspec.ValidationError:
         pass
-    except msgspec.DecodeError as e:
+    except (msgspec.DecodeError, UnicodeDecodeError) as e:
         msg = str(e)
-        if "utf-8" in msg.lower() or "unicode" in msg.lower():
+        if isinstance(e, UnicodeDecodeError) or "utf-8" in msg.lower() or "unicode" in msg.lower():
             try:
                 fixed = raw.decode("utf-8", errors="replace").encode("utf-8")
                 obj = _line_decoder.decode(fixed)
                 issues.append(ParseIssue(path, line_no, "invalid utf-8 (recovered)"))
                 return obj
-            except msgspec.MsgspecError:
+            except (msgspec.MsgspecError, UnicodeDecodeError):
                 pass
         issues.append(ParseIssue(path, line_no, "invalid json"))
         return None
     # valid JSON that does not fit the typed record: not an object, or a field of an odd type
     try:
         obj = _any_decoder.decode(raw)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, UnicodeDecodeError):
         issues.append(ParseIssue(path, line_no, "invalid json"))
         return None
     if not isinstance(obj, dict):
@@ -390,7 +390,6 @@ def read_transcript(
 ) -> Chunk:
     """Parse the complete lines in ``data`` (which starts at a line boundary)."""
     ch = Chunk()
-    E, U, B, M = ch.entries, ch.usage, ch.blocks, ch.meta
     line_no = start_line
     issues = ch.issues
     fixed_session = session_hint if kind in ("main", "subagent") else ""
@@ -399,165 +398,185 @@ def read_transcript(
         if not raw.strip():
             continue
         ch.lines += 1
-        line = _decode_line(raw, path, line_no, issues)
-        if line is None:
-            continue
-        t = line.type
-        session_id = fixed_session or line.sessionId or session_hint
-        if t in META_TYPES:
-            val = getattr(line, META_TYPES[t])
-            if isinstance(val, str) and val:
-                M["file_id"].append(file_id)
-                M["line_no"].append(line_no)
-                M["session_id"].append(session_id)
-                M["kind"].append(t)
-                M["value"].append(val)
-                M["leaf_uuid"].append(line.leafUuid)
-            continue
-        if t is not None and t not in CONVERSATION_TYPES:
-            if t not in KNOWN_TYPES:
-                ch.unknown_types[t] += 1
-            continue
-        msg = line.message
-        if t is None:
-            if msg is None or msg.usage is None:
-                if msg is None:
-                    issues.append(ParseIssue(path, line_no, "no type"))
-                    continue
-            t = msg.role if msg.role in ("user", "assistant") else "assistant"
-        agent_id = line.agentId or agent_hint or ""
-        is_side = bool(line.isSidechain) or kind in ("subagent", "legacy_agent")
-        model = msg.model if msg is not None else None
-        if model == "<synthetic>":
-            model = None
-        msg_id = msg.id if msg is not None else None
-        uuid = line.uuid or f"{file_id}:{line_no}"
-        # --- usage: any line with message.usage (ccusage reads type-less lines too)
-        if msg is not None and msg.usage is not None and msg.model != "<synthetic>" and t == "assistant":
-            u = msg.usage
-            cc = u.cache_creation
-            c1h = cc.ephemeral_1h_input_tokens if cc else 0
-            c5m = cc.ephemeral_5m_input_tokens if cc else 0
-            if cc is None:
-                c5m = u.cache_creation_input_tokens
-            U["file_id"].append(file_id)
-            U["line_no"].append(line_no)
-            U["uuid"].append(uuid)
-            U["session_id"].append(session_id)
-            U["project"].append(project)
-            U["agent_id"].append(agent_id)
-            U["is_sidechain"].append(is_side)
-            U["msg_id"].append(msg_id)
-            U["request_id"].append(line.requestId)
-            U["model"].append(msg.model)
-            U["timestamp"].append(line.timestamp)
-            U["input_tokens"].append(u.input_tokens or 0)
-            U["output_tokens"].append(u.output_tokens or 0)
-            U["cache_creation_tokens"].append(u.cache_creation_input_tokens or 0)
-            U["cache_5m_tokens"].append(c5m or 0)
-            U["cache_1h_tokens"].append(c1h or 0)
-            U["cache_read_tokens"].append(u.cache_read_input_tokens or 0)
-            U["speed"].append(u.speed)
-            U["cost_usd_line"].append(line.costUSD)
-        # --- content blocks
-        text_parts: list[str] = []
-        has_thinking = has_tool_use = has_tool_result = has_image = False
-        if t == "system":
-            text_parts.append(system_content(line.content))
-        elif msg is not None:
-            content = msg.content
-            if isinstance(content, str):
-                text_parts.append(content)
-            elif content:
-                result_agent = None
-                for idx, b in enumerate(content):
-                    bt = b.type
-                    btext = None
-                    tool_id = tool_name = input_json = media = bdata = summary = None
-                    is_error = None
-                    size = 0
-                    if bt == "text":
-                        btext = b.text or ""
-                        text_parts.append(btext)
-                        size = len(btext)
-                    elif bt == "thinking" or bt == "redacted_thinking":
-                        has_thinking = True
-                        btext = b.thinking or ""
-                        size = len(btext)
-                    elif bt == "tool_use" or bt == "server_tool_use":
-                        has_tool_use = True
-                        tool_id, tool_name = b.id, b.name
-                        ij = bytes(b.input) if len(b.input) else b"{}"
-                        size = len(ij)
-                        input_json = ij[:TEXT_CAP].decode("utf-8", "replace") if size > TEXT_CAP else ij.decode("utf-8", "replace")
-                        summary = input_summary(ij)
-                    elif bt == "tool_result" or bt == "web_search_tool_result":
-                        has_tool_result = True
-                        tool_id = b.tool_use_id
-                        is_error = bool(b.is_error)
-                        rtext, size, imgs = raw_text(b.content)
-                        btext = rtext[:TEXT_CAP]
-                        if result_agent is None:
-                            result_agent = tool_result_agent_id(line.toolUseResult)
-                        if imgs:
-                            has_image = True
-                    elif bt == "image":
-                        has_image = True
-                        src = b.source
-                        if src is not None:
-                            media, bdata = src.media_type, src.data
-                            size = len(bdata or "")
-                    B["file_id"].append(file_id)
-                    B["line_no"].append(line_no)
-                    B["uuid"].append(uuid)
-                    B["session_id"].append(session_id)
-                    B["idx"].append(idx)
-                    B["btype"].append(bt or "unknown")
-                    B["text"].append(btext)
-                    B["tool_id"].append(tool_id)
-                    B["tool_name"].append(tool_name)
-                    B["input_json"].append(input_json)
-                    B["summary"].append(summary)
-                    B["is_error"].append(is_error)
-                    B["size"].append(size)
-                    B["media_type"].append(media)
-                    B["data"].append(bdata)
-                    B["result_agent_id"].append(result_agent if bt == "tool_result" else None)
-        text = "\n".join(p for p in text_parts if p)
-        user_kind = classify_user(text, line, has_tool_result) if t == "user" else None
-        E["file_id"].append(file_id)
-        E["line_no"].append(line_no)
-        E["uuid"].append(uuid)
-        E["parent_uuid"].append(line.parentUuid)
-        E["logical_parent_uuid"].append(line.logicalParentUuid)
-        E["session_id"].append(session_id)
-        E["project"].append(project)
-        E["agent_id"].append(agent_id)
-        E["is_sidechain"].append(is_side)
-        E["kind"].append(t)
-        E["subtype"].append(line.subtype)
-        E["timestamp"].append(line.timestamp)
-        E["model"].append(model)
-        E["msg_id"].append(msg_id)
-        E["request_id"].append(line.requestId)
-        E["text"].append(text)
-        E["user_kind"].append(user_kind)
-        E["is_meta"].append(bool(line.isMeta))
-        E["is_compact_summary"].append(bool(line.isCompactSummary) or user_kind == "compact_summary")
-        E["has_thinking"].append(has_thinking)
-        E["has_tool_use"].append(has_tool_use)
-        E["has_tool_result"].append(has_tool_result)
-        E["has_image"].append(has_image)
-        E["is_api_error"].append(bool(line.isApiErrorMessage) or (msg is not None and msg.model == "<synthetic>"))
-        E["version"].append(line.version)
-        E["git_branch"].append(line.gitBranch)
-        E["cwd"].append(line.cwd)
-        E["slug"].append(line.slug)
-        E["prompt_id"].append(line.promptId)
-        E["stop_reason"].append(msg.stop_reason if msg is not None else None)
-        E["duration_ms"].append(line.durationMs)
+        try:
+            _one_line(raw, path, line_no, ch, file_id, project, session_hint, agent_hint, kind, fixed_session)
+        except Exception as e:  # noqa: BLE001 - one odd line must never stop a file
+            log.debug("line %s:%d: %r", path, line_no, e)
+            issues.append(ParseIssue(path, line_no, f"unreadable record: {e.__class__.__name__}"))
+            _realign(ch)
     ch.end_line = line_no
     return ch
+
+
+def _realign(ch: Chunk) -> None:
+    """After a failed line, drop its partial rows so every column of a table has the same length."""
+    for table in (ch.entries, ch.usage, ch.blocks, ch.meta):
+        n = min(len(v) for v in table.values())
+        for v in table.values():
+            del v[n:]
+
+
+def _one_line(raw: bytes, path: str, line_no: int, ch: Chunk, file_id: int, project: str, session_hint: str,
+              agent_hint: str, kind: str, fixed_session: str) -> None:
+    E, U, B, M = ch.entries, ch.usage, ch.blocks, ch.meta
+    issues = ch.issues
+    line = _decode_line(raw, path, line_no, issues)
+    if line is None:
+        return
+    t = line.type
+    session_id = fixed_session or line.sessionId or session_hint
+    if t in META_TYPES:
+        val = getattr(line, META_TYPES[t])
+        if isinstance(val, str) and val:
+            M["file_id"].append(file_id)
+            M["line_no"].append(line_no)
+            M["session_id"].append(session_id)
+            M["kind"].append(t)
+            M["value"].append(val)
+            M["leaf_uuid"].append(line.leafUuid)
+        return
+    if t is not None and t not in CONVERSATION_TYPES:
+        if t not in KNOWN_TYPES:
+            ch.unknown_types[t] += 1
+        return
+    msg = line.message
+    if t is None:
+        if msg is None or msg.usage is None:
+            if msg is None:
+                issues.append(ParseIssue(path, line_no, "no type"))
+                return
+        t = msg.role if msg.role in ("user", "assistant") else "assistant"
+    agent_id = line.agentId or agent_hint or ""
+    is_side = bool(line.isSidechain) or kind in ("subagent", "legacy_agent")
+    model = msg.model if msg is not None else None
+    if model == "<synthetic>":
+        model = None
+    msg_id = msg.id if msg is not None else None
+    uuid = line.uuid or f"{file_id}:{line_no}"
+    # --- usage: any line with message.usage (ccusage reads type-less lines too)
+    if msg is not None and msg.usage is not None and msg.model != "<synthetic>" and t == "assistant":
+        u = msg.usage
+        cc = u.cache_creation
+        c1h = cc.ephemeral_1h_input_tokens if cc else 0
+        c5m = cc.ephemeral_5m_input_tokens if cc else 0
+        if cc is None:
+            c5m = u.cache_creation_input_tokens
+        U["file_id"].append(file_id)
+        U["line_no"].append(line_no)
+        U["uuid"].append(uuid)
+        U["session_id"].append(session_id)
+        U["project"].append(project)
+        U["agent_id"].append(agent_id)
+        U["is_sidechain"].append(is_side)
+        U["msg_id"].append(msg_id)
+        U["request_id"].append(line.requestId)
+        U["model"].append(msg.model)
+        U["timestamp"].append(line.timestamp)
+        U["input_tokens"].append(u.input_tokens or 0)
+        U["output_tokens"].append(u.output_tokens or 0)
+        U["cache_creation_tokens"].append(u.cache_creation_input_tokens or 0)
+        U["cache_5m_tokens"].append(c5m or 0)
+        U["cache_1h_tokens"].append(c1h or 0)
+        U["cache_read_tokens"].append(u.cache_read_input_tokens or 0)
+        U["speed"].append(u.speed)
+        U["cost_usd_line"].append(line.costUSD)
+    # --- content blocks
+    text_parts: list[str] = []
+    has_thinking = has_tool_use = has_tool_result = has_image = False
+    if t == "system":
+        text_parts.append(system_content(line.content))
+    elif msg is not None:
+        content = msg.content
+        if isinstance(content, str):
+            text_parts.append(content)
+        elif content:
+            result_agent = None
+            for idx, b in enumerate(content):
+                bt = b.type
+                btext = None
+                tool_id = tool_name = input_json = media = bdata = summary = None
+                is_error = None
+                size = 0
+                if bt == "text":
+                    btext = b.text or ""
+                    text_parts.append(btext)
+                    size = len(btext)
+                elif bt == "thinking" or bt == "redacted_thinking":
+                    has_thinking = True
+                    btext = b.thinking or ""
+                    size = len(btext)
+                elif bt == "tool_use" or bt == "server_tool_use":
+                    has_tool_use = True
+                    tool_id, tool_name = b.id, b.name
+                    ij = bytes(b.input) if len(b.input) else b"{}"
+                    size = len(ij)
+                    input_json = ij[:TEXT_CAP].decode("utf-8", "replace") if size > TEXT_CAP else ij.decode("utf-8", "replace")
+                    summary = input_summary(ij)
+                elif bt == "tool_result" or bt == "web_search_tool_result":
+                    has_tool_result = True
+                    tool_id = b.tool_use_id
+                    is_error = bool(b.is_error)
+                    rtext, size, imgs = raw_text(b.content)
+                    btext = rtext[:TEXT_CAP]
+                    if result_agent is None:
+                        result_agent = tool_result_agent_id(line.toolUseResult)
+                    if imgs:
+                        has_image = True
+                elif bt == "image":
+                    has_image = True
+                    src = b.source
+                    if src is not None:
+                        media, bdata = src.media_type, src.data
+                        size = len(bdata or "")
+                B["file_id"].append(file_id)
+                B["line_no"].append(line_no)
+                B["uuid"].append(uuid)
+                B["session_id"].append(session_id)
+                B["idx"].append(idx)
+                B["btype"].append(bt or "unknown")
+                B["text"].append(btext)
+                B["tool_id"].append(tool_id)
+                B["tool_name"].append(tool_name)
+                B["input_json"].append(input_json)
+                B["summary"].append(summary)
+                B["is_error"].append(is_error)
+                B["size"].append(size)
+                B["media_type"].append(media)
+                B["data"].append(bdata)
+                B["result_agent_id"].append(result_agent if bt == "tool_result" else None)
+    text = "\n".join(p for p in text_parts if p)
+    user_kind = classify_user(text, line, has_tool_result) if t == "user" else None
+    E["file_id"].append(file_id)
+    E["line_no"].append(line_no)
+    E["uuid"].append(uuid)
+    E["parent_uuid"].append(line.parentUuid)
+    E["logical_parent_uuid"].append(line.logicalParentUuid)
+    E["session_id"].append(session_id)
+    E["project"].append(project)
+    E["agent_id"].append(agent_id)
+    E["is_sidechain"].append(is_side)
+    E["kind"].append(t)
+    E["subtype"].append(line.subtype)
+    E["timestamp"].append(line.timestamp)
+    E["model"].append(model)
+    E["msg_id"].append(msg_id)
+    E["request_id"].append(line.requestId)
+    E["text"].append(text)
+    E["user_kind"].append(user_kind)
+    E["is_meta"].append(bool(line.isMeta))
+    E["is_compact_summary"].append(bool(line.isCompactSummary) or user_kind == "compact_summary")
+    E["has_thinking"].append(has_thinking)
+    E["has_tool_use"].append(has_tool_use)
+    E["has_tool_result"].append(has_tool_result)
+    E["has_image"].append(has_image)
+    E["is_api_error"].append(bool(line.isApiErrorMessage) or (msg is not None and msg.model == "<synthetic>"))
+    E["version"].append(line.version)
+    E["git_branch"].append(line.gitBranch)
+    E["cwd"].append(line.cwd)
+    E["slug"].append(line.slug)
+    E["prompt_id"].append(line.promptId)
+    E["stop_reason"].append(msg.stop_reason if msg is not None else None)
+    E["duration_ms"].append(line.durationMs)
 
 
 def read_history(data: bytes, *, path: str, file_id: int, start_line: int = 0) -> Chunk:

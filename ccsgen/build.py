@@ -5,6 +5,7 @@ Each stage is timed into a BuildReport that ``ccsgen build`` prints.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -85,7 +86,7 @@ def _sig(files: list[sources.SourceFile]) -> str:
             parts.append(f"{sf.path}:{st.st_size}:{st.st_mtime_ns}")
         except OSError:
             pass
-    return str(hash("\n".join(parts)))
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def ingest_and_derive(cfg: Config, *, full: bool = False, progress=None, workers: int | None = None) -> BuildReport:
@@ -134,7 +135,7 @@ def ingest_and_derive(cfg: Config, *, full: bool = False, progress=None, workers
 def derive_all(cfg: Config, files: list[sources.SourceFile], prices: PriceTable) -> tuple[dict, dict]:
     m = cache.load_manifest(cfg.cache_dir)
     seg = cfg.cache_dir / "segments"
-    ent_cols = [c for c in tables.RAW_SCHEMAS["entries"] if c != "text"]
+    ent_cols = list(tables.DERIVE_ENTRY_COLS)
     entries_lf = cache.scan_raw(seg, m, "entries")
     entries = entries_lf.select(ent_cols).with_columns(tables.parse_ts("timestamp")).collect()
     usage = cache.scan_raw(seg, m, "usage").collect()

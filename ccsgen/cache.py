@@ -42,9 +42,8 @@ CACHE_FORMAT = 3
 #: files smaller than this are read in the main process even when a pool is used
 POOL_MIN_BYTES = 64 * 1024 * 1024
 #: input bytes buffered before a Parquet part is written (bounds memory on a cold build)
-PART_BYTES = 96 * 1024 * 1024
-#: input bytes one worker reads before handing back a set of DataFrames
-BATCH_BYTES = 16 * 1024 * 1024
+#: input bytes one worker reads into one Parquet part (bounds memory; fewer, larger parts read faster)
+BATCH_BYTES = 32 * 1024 * 1024
 
 
 class FileState(msgspec.Struct):
@@ -155,7 +154,7 @@ def _read_chunk(t: ReadTask) -> tuple[Chunk, int]:
         ch.end_line = t.start_line
         return ch, 0
     n = records.complete_part(data)
-    part = data[:n]
+    part = data if n == len(data) else memoryview(data)[:n].tobytes()
     del data
     if t.kind == sources.HISTORY:
         ch = records.read_history(part, path=t.path, file_id=t.file_id, start_line=t.start_line)
@@ -168,8 +167,12 @@ def _read_chunk(t: ReadTask) -> tuple[Chunk, int]:
     return ch, n
 
 
-def read_batch(batch: list[ReadTask]) -> tuple[list[ReadResult], dict[str, pl.DataFrame]]:
-    """Read some files from their offsets (runs in a worker process); one set of DataFrames for all of them."""
+def read_batch(batch: list[ReadTask], part_prefix: str | None = None) -> tuple[list[ReadResult], dict]:
+    """Read some files from their offsets (runs in a worker process).
+
+    With ``part_prefix`` the rows are written as Parquet parts ``<prefix>.<table>.parquet`` by the
+    worker itself (no rows cross the process boundary) and no frames are returned.
+    """
     results, chunks = [], []
     for t in batch:
         ch, n = _read_chunk(t)
@@ -179,7 +182,13 @@ def read_batch(batch: list[ReadTask]) -> tuple[list[ReadResult], dict[str, pl.Da
             {s for s in sessions if s},
         ))
         chunks.append(ch)
-    return results, _frames(chunks)
+    frames = _frames(chunks)
+    if part_prefix is None:
+        return results, frames
+    if any(r.lines for r in results):
+        for name, df in frames.items():
+            _write_segment(df, Path(f"{part_prefix}.{name}.parquet"))
+    return results, {}
 
 
 def read_task(t: ReadTask) -> ReadResult:
@@ -224,37 +233,6 @@ def _frames(chunks: list[Chunk]) -> dict[str, pl.DataFrame]:
                 cols[c].extend(part[c])
         out[name] = pl.DataFrame(cols, schema=schema)
     return out
-
-
-class _PartWriter:
-    """Buffers the frames of one segment and writes them as Parquet parts of about ``PART_BYTES`` input."""
-
-    def __init__(self, seg_dir: Path, seg: int):
-        self.seg_dir, self.seg = seg_dir, seg
-        self.buf: dict[str, list[pl.DataFrame]] = {n: [] for n in RAW_TABLES}
-        self.pending = 0
-        self.parts = 0
-
-    def add(self, frames: dict[str, pl.DataFrame], nbytes: int) -> None:
-        for n, df in frames.items():
-            if df.height:
-                self.buf[n].append(df)
-        self.pending += nbytes
-        if self.pending >= PART_BYTES:
-            self.flush()
-
-    def flush(self) -> None:
-        if not any(self.buf.values()):
-            return
-        from .tables import RAW_SCHEMAS
-
-        for n in RAW_TABLES:
-            dfs = self.buf[n]
-            df = pl.concat(dfs, how="vertical") if dfs else pl.DataFrame(schema=RAW_SCHEMAS[n])
-            _write_segment(df, self.seg_dir / f"{self.seg}.{self.parts}.{n}.parquet")
-        self.buf = {n: [] for n in RAW_TABLES}
-        self.pending = 0
-        self.parts += 1
 
 
 def ingest(
@@ -328,7 +306,6 @@ def ingest(
     if progress:
         progress.start("read", total)
     seg = m.next_segment
-    writer = _PartWriter(seg_dir, seg)
     unknown: dict[int, Counter] = {}
 
     def take(r: ReadResult) -> None:
@@ -348,26 +325,28 @@ def ingest(
         if progress:
             progress.advance(sizes.get(r.task.path, 0) - r.task.offset)
 
-    def take_batch(results: list[ReadResult], frames: dict[str, pl.DataFrame]) -> None:
+    wrote = False
+
+    def take_batch(results: list[ReadResult]) -> None:
+        nonlocal wrote
         for r in results:
             take(r)
-        if any(r.lines for r in results):
-            writer.add(frames, sum(r.bytes_read for r in results))
+        wrote = wrote or any(r.lines for r in results)
 
     use_pool = workers > 1 and total >= POOL_MIN_BYTES and len(tasks) > 1
+    ordered = sorted(tasks, key=lambda t: -(sizes.get(t.path, 0) - t.offset)) if use_pool else tasks
+    batches = _batches(ordered, sizes, BATCH_BYTES)
+    prefixes = [str(seg_dir / f"{seg}.{i}") for i in range(len(batches))]
     if use_pool:
-        ordered = sorted(tasks, key=lambda t: -(sizes.get(t.path, 0) - t.offset))
-        batches = _batches(ordered, sizes, BATCH_BYTES)
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            for results, frames in ex.map(read_batch, batches):
-                take_batch(results, frames)
+            for results, _ in ex.map(read_batch, batches, prefixes):
+                take_batch(results)
     else:
-        for batch in _batches(tasks, sizes, BATCH_BYTES):
-            take_batch(*read_batch(batch))
+        for batch, prefix in zip(batches, prefixes, strict=True):
+            take_batch(read_batch(batch, prefix)[0])
     if progress:
         progress.stop()
-    writer.flush()
-    if writer.parts:
+    if wrote:
         m.segments.append(seg)
         m.next_segment += 1
     # sessions whose rows were dropped changed too
@@ -377,7 +356,7 @@ def ingest(
             s = pl.scan_parquet(p).filter(pl.col("file_id").is_in(dropped_now)).select("session_id")
             changed_sessions.update(s.unique().collect().get_column("session_id").to_list())
     _update_unknown(seg_dir, m, unknown)
-    rep.changed = writer.parts > 0 or rep.files_deleted > 0 or rep.files_rewritten > 0
+    rep.changed = wrote or rep.files_deleted > 0 or rep.files_rewritten > 0
     rep.changed_sessions = {s for s in changed_sessions if s}
     if len(m.segments) > MAX_SEGMENTS or (m.dropped and len(m.dropped) > 200):
         _compact(seg_dir, m)

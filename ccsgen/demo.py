@@ -85,7 +85,11 @@ def _vidx(v: str) -> int:
 
 
 SONNET4, OPUS4, OPUS41 = "claude-sonnet-4-20250514", "claude-opus-4-20250514", "claude-opus-4-1-20250805"
-SONNET45, HAIKU45, OPUS45 = "claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "claude-opus-4-5-20251101"
+SONNET45, HAIKU45, OPUS45 = (
+    "claude-sonnet-4-5-20250929",
+    "claude-haiku-4-5-20251001",
+    "claude-opus-4-5-20251101",
+)
 OPUS46, SONNET46, OPUS47 = "claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-7"
 _EXPERIMENTAL = "claude-experimental-9"
 
@@ -141,7 +145,7 @@ _CODE_TEMPLATES: dict[str, tuple[str, ...]] = {
         raise ValueError(f"@noun {@noun_id} has no @field")
     return dict(row)
 ''',
-        '''class @NounService:
+        """class @NounService:
     def __init__(self, client: HttpClient, retries: int = #N#) -> None:
         self._client = client
         self._retries = retries
@@ -161,14 +165,14 @@ _CODE_TEMPLATES: dict[str, tuple[str, ...]] = {
             self._cache[key] = @noun
             return @noun
         return None
-''',
-        '''def test_@verb_@noun_handles_empty_input(tmp_path: Path) -> None:
+""",
+        """def test_@verb_@noun_handles_empty_input(tmp_path: Path) -> None:
     store = @NounStore(tmp_path / "@nouns.db")
     assert store.@verb([]) == []
     with pytest.raises(ValueError, match="@field"):
         store.@verb([{"@field": None}])
-''',
-        '''@dataclass(frozen=True)
+""",
+        """@dataclass(frozen=True)
 class @Noun:
     id: int
     @field: str
@@ -183,8 +187,8 @@ class @Noun:
             created_at=datetime.fromisoformat(data["created_at"]),
             tags=tuple(data.get("tags", ())),
         )
-''',
-        '''def @verb_@nouns(rows: Iterable[dict[str, Any]], batch_size: int = #N#00) -> Iterator[list[@Noun]]:
+""",
+        """def @verb_@nouns(rows: Iterable[dict[str, Any]], batch_size: int = #N#00) -> Iterator[list[@Noun]]:
     batch: list[@Noun] = []
     for row in rows:
         if not row.get("@field"):
@@ -195,7 +199,7 @@ class @Noun:
             batch = []
     if batch:
         yield batch
-''',
+""",
     ),
     "typescript": (
         """export async function @verb@Noun(id: string, opts: { strict?: boolean } = {}): Promise<@Noun | null> {
@@ -445,7 +449,7 @@ _TEST_OK = {
 _TEST_FAIL = {
     "python": "F.......\n=================================== FAILURES ===================================\n"
     "___________________ test_@verb_@noun_handles_empty_input ___________________\n\n    def test_@verb_@noun_handles"
-    "_empty_input(tmp_path):\n        store = @NounStore(tmp_path / \"@nouns.db\")\n>       assert store.@verb([]) == []"
+    '_empty_input(tmp_path):\n        store = @NounStore(tmp_path / "@nouns.db")\n>       assert store.@verb([]) == []'
     "\nE       AssertionError: assert None == []\n\ntests/test_@nouns.py:#N#2: AssertionError\n=========================== "
     "short test summary info ============================\nFAILED tests/test_@nouns.py::test_@verb_@noun_handles_empty"
     "_input - AssertionError: assert None == []\n========================= 1 failed, 23 passed in 1.87s ==========",
@@ -458,7 +462,12 @@ _TEST_FAIL = {
     "go": "--- FAIL: Test@Verb@Noun (0.00s)\n    service_test.go:#N#8: expected Err@NounNotFound, got <nil>\nFAIL\n"
     "FAIL\texample.com/@noun/internal/@noun\t0.014s\nFAIL",
 }
-_LINT_OK = {"python": "All checks passed!", "typescript": "", "rust": "    Finished `dev` profile in 0.41s", "go": ""}
+_LINT_OK = {
+    "python": "All checks passed!",
+    "typescript": "",
+    "rust": "    Finished `dev` profile in 0.41s",
+    "go": "",
+}
 _GIT_CMDS = (
     ("git status", "On branch @branch\nChanges not staged for commit:\n  (use \"git add <file>...\" to update what will be "
      "committed)\n\tmodified:   @rel\n\tmodified:   @rel2\n\nno changes added to commit (use \"git add\" and/or \"git commit -a\")"),
@@ -526,10 +535,10 @@ _UNICODE_PROMPTS = (
     "한국어 주석을 영어로 번역해 주세요 in @file",
 )  # fmt: skip
 _UNICODE_ANSWERS = (
-    "修正しました ✅ `@func` は空の入力で `None` を返していました。今は空のリストを返します。",
-    "C'est corrigé : la fonction renvoyait `None` quand la liste était vide. Les tests passent ✅",
-    "Listo 🎉 — añadí pruebas para el módulo y todas pasan.",
-    "已修复：连接没有在 `finally` 中关闭，导致内存泄漏。",
+    "修正しました ✅ `@func` は空の入力で `None` を返していました。今は空のリストを返します 🙇",
+    "C'est corrigé : la fonction renvoyait `None` quand la liste était vide. Les tests passent 🎯",
+    "Listo 🎉 — añadí pruebas para el módulo y todas pasan. ¡Éxito!",
+    "已修复 🔧：连接没有在 `finally` 中关闭，导致内存泄漏。",
     "Done ✅ — slugs now normalise “smart quotes”, accents (é → e) and emoji like 🎉 are stripped.",
 )
 _PREAMBLES = (
@@ -618,6 +627,25 @@ _REJECT = (
     "The user doesn't want to proceed with this tool use. The tool use was rejected (eg. if it was a file edit, the "
     "new_string was NOT written to the file). STOP what you are doing and wait for the user to tell you how to proceed."
 )
+_STOP = {
+    "the",
+    "a",
+    "an",
+    "to",
+    "in",
+    "with",
+    "and",
+    "for",
+    "of",
+    "from",
+    "on",
+    "that",
+    "so",
+    "it",
+    "is",
+    "we",
+    "—",
+}
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PARTIALS = (1, 2, 3, 4, 5, 8, 9, 12, 17, 26)
 _CHAIN = object()
@@ -640,14 +668,20 @@ def _png(rng: random.Random) -> str:
     w = h = rng.choice((12, 16, 20, 24))
     c1 = bytes(rng.randrange(256) for _ in range(3))
     c2 = bytes(rng.randrange(256) for _ in range(3))
-    rows = b"".join(b"\x00" + b"".join(c1 if (x // 4 + y // 4) % 2 else c2 for x in range(w)) for y in range(h))
+    rows = b"".join(
+        b"\x00" + b"".join(c1 if (x // 4 + y // 4) % 2 else c2 for x in range(w)) for y in range(h)
+    )
     noise = bytes(rng.randrange(256) for _ in range(rng.randrange(60, 200)))
 
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"tEXt", b"Comment\x00" + base64.b64encode(noise))
+    png = (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"tEXt", b"Comment\x00" + base64.b64encode(noise))
+    )
     png += chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
     return base64.b64encode(png).decode()
 
@@ -692,7 +726,9 @@ class _Pools:
     @staticmethod
     def _think(rng: random.Random, words: Any) -> str:
         parts = rng.sample(_THINK, rng.randint(1, 3))
-        return _fill("\n\n".join(parts), *words()).replace("@func", "the handler").replace("@rel", "the module")
+        return (
+            _fill("\n\n".join(parts), *words()).replace("@func", "the handler").replace("@rel", "the module")
+        )
 
     def _answer(self, rng: random.Random, words: Any) -> str:
         out = [rng.choice(_HEADINGS)]
@@ -705,7 +741,9 @@ class _Pools:
             lang = rng.choice(("python", "typescript", "rust", "go", "sql", "bash"))
             out.append(f"```{_FENCE[lang]}\n{rng.choice(self.snippets[lang])}```\n\n")
         if rng.random() < 0.12:
-            out.append("| file | change |\n|---|---|\n| `@nouns.py` | validation |\n| `test_@nouns.py` | new tests |\n\n")
+            out.append(
+                "| file | change |\n|---|---|\n| `@nouns.py` | validation |\n| `test_@nouns.py` | new tests |\n\n"
+            )
         out.append(rng.choice(_CLOSINGS))
         if rng.random() < 0.05:
             out.append(" ✨")
@@ -735,7 +773,7 @@ class _Project:
             if tiny and len(cf.text) > 6000:
                 continue
             self.files.append((f"{self.cwd}/{rel}", rel, cf))
-        self.branches = ["main", "main", "main", f"feature/{rng.choice(_NOUNS)}-{rng.choice(_VERBS)}",
+        self.branches = ["main", "main", "main", "main", "main", f"feature/{rng.choice(_NOUNS)}-{rng.choice(_VERBS)}",
                          f"fix/{rng.choice(_NOUNS)}-bug", "develop", "HEAD", ""]  # fmt: skip
         self.last_leaf: str | None = None
         self.created = False
@@ -805,9 +843,14 @@ class _Transcript:
     def obj(self, d: dict[str, Any]) -> None:
         self.raw(orjson.dumps(d))
 
-    def env(self, type_: str, payload: dict[str, Any], ts: int, uuid: str | None = None, parent: Any = _CHAIN) -> str:
+    def env(
+        self, type_: str, payload: dict[str, Any], ts: int, uuid: str | None = None, parent: Any = _CHAIN
+    ) -> str:
         u = uuid or self.gen.uuid()
-        d: dict[str, Any] = {"parentUuid": self.last if parent is _CHAIN else parent, "isSidechain": self.sidechain}
+        d: dict[str, Any] = {
+            "parentUuid": self.last if parent is _CHAIN else parent,
+            "isSidechain": self.sidechain,
+        }
         if self.s.new_order:
             if self.agent_id:
                 d["agentId"] = self.agent_id
@@ -896,6 +939,7 @@ class _Gen:
         self.history: list[tuple[int, bytes]] = []
         self.mal_countdown = 12
         self.mal_i = 0
+        self.uni_i = -1
         self.tiny = self.size < 2 * 1024**2  # keep forced feature sessions short for small corpora
         mb = max(self.size, 1) / 1024**2
         n_proj = int(round(8 + 32 * min(max(math.log10(max(mb, 1.0)) / 3, 0.0), 1.0)))
@@ -988,10 +1032,10 @@ class _Gen:
         (self.out / "projects").mkdir(parents=True, exist_ok=True)
         small = min(self.median, 30_000)
         forced: list[tuple[int, set[str], list[str]]] = [
-            (_vidx("1.0.51"), {"summary", "hooknotice", "thinking"},
+            (_vidx("1.0.51"), {"summary", "hooknotice", "thinking", "err_next"},
              ["agent", "image", "shell", "question", "pushback", "unicode"]),
             (_vidx("2.0.42"), {"warmup", "queue", "thinking"}, ["agent", "slash_commit", "interrupt", "todo", "question"]),
-            (_vidx("2.1.39"), {"hooks", "thinking", "tasks"},
+            (_vidx("2.1.39"), {"hooks", "thinking", "tasks", "err_next"},
              ["agent", "test", "api_error", "experimental", "compact", "pushback", "agent"]),
             (_vidx("2.1.114"), {"hooks", "thinking", "custom_title", "frame", "tasks", "fast"},
              ["agent", "unicode", "slash_model", "todo", "shell", "question", "mcp"]),
@@ -1001,6 +1045,7 @@ class _Gen:
         while True:
             if forced:
                 vi, flags, kinds = forced.pop(0)
+                flags.add("forced")
                 start = self.pick_start(vi / len(_VERSIONS), (vi + 1) / len(_VERSIONS))
                 proj = self.projects[projects_seen % len(self.projects)]
                 projects_seen += 1
@@ -1054,7 +1099,9 @@ class _Gen:
         self.write(self.out / "history.jsonl", b"".join(line for _, line in self.history))
 
     # ---- a session -----------------------------------------------------------------------------------
-    def session(self, proj: _Project, vi: int, start: int, target: int, flags: set[str], kinds: list[str]) -> None:
+    def session(
+        self, proj: _Project, vi: int, start: int, target: int, flags: set[str], kinds: list[str]
+    ) -> None:
         rng = self.rng
         s = _Sess(self, proj, vi, start, target, flags)
         tr = s.main
@@ -1063,8 +1110,10 @@ class _Gen:
         if "summary" in flags:
             leaf = proj.last_leaf or self.uuid()
             for _ in range(rng.randint(1, 3)):
-                tr.obj({"type": "summary", "summary": self._title(rng.choice(_PROMPTS), proj), "leafUuid": leaf})
-        if s.new_order and rng.random() < 0.8:
+                tr.obj(
+                    {"type": "summary", "summary": self._title(rng.choice(_PROMPTS), proj), "leafUuid": leaf}
+                )
+        if s.new_order and ("forced" in flags or rng.random() < 0.8):
             tr.obj({"type": "permission-mode", "permissionMode": s.perm, "sessionId": s.sid})
         if s.progress and s.hooks:
             tid = self.uuid()
@@ -1076,7 +1125,7 @@ class _Gen:
         if "warmup" in flags:
             for _ in range(rng.randint(1, 4)):
                 self._warmup(s)
-        while kinds or tr.size < s.target:
+        while (kinds or tr.size < s.target) and s.t < self.now_ms - 3_600_000:
             if s.n_turns and s.api.ctx > s.api.limit and vt >= (2, 0, 0):
                 self._compact(s, "auto")
             kind = kinds.pop(0) if kinds else self._pick_kind(s)
@@ -1085,12 +1134,22 @@ class _Gen:
             if s.n_turns > 4000:
                 break
         if "custom_title" in flags:
-            tr.obj({"type": "custom-title", "customTitle": f"{proj.name} {rng.choice(_VERBS)} work", "sessionId": s.sid})
+            tr.obj(
+                {
+                    "type": "custom-title",
+                    "customTitle": f"{proj.name} {rng.choice(_VERBS)} work",
+                    "sessionId": s.sid,
+                }
+            )
         if "frame" in flags:
             tr.obj({"type": "frame-link", "frameId": f"frm_{self.b62(20)}", "url": f"https://claude.ai/code/frames/"
                     f"{self.hexid(12)}", "sessionId": s.sid, "timestamp": self.iso(s.t)})  # fmt: skip
         if vt >= (2, 1, 52) and s.prompts:
-            lp: dict[str, Any] = {"type": "last-prompt", "lastPrompt": s.prompts[-1][:200], "sessionId": s.sid}
+            lp: dict[str, Any] = {
+                "type": "last-prompt",
+                "lastPrompt": s.prompts[-1][:200],
+                "sessionId": s.sid,
+            }
             if vt >= (2, 1, 97):
                 lp["leafUuid"] = tr.last
             tr.obj(lp)
@@ -1115,7 +1174,9 @@ class _Gen:
         if r < 0.36:
             return "test"
         if r < 0.38:
-            return self.rng.choice(("slash_commit", "slash_model", "slash_cost", "compact" if s.vt >= (2, 0, 0) else "shell"))
+            return self.rng.choice(
+                ("slash_commit", "slash_model", "slash_cost", "compact" if s.vt >= (2, 0, 0) else "shell")
+            )
         if r < 0.40:
             return "shell"
         if r < 0.41:
@@ -1155,7 +1216,9 @@ class _Gen:
         return _fill(text, rng.choice(_NOUNS), rng.choice(_VERBS), rng.choice(_FIELDS), rng.randint(2, 9))
 
     def _title(self, prompt: str, proj: _Project) -> str:
-        words = re.sub(r"[@`*:?]", "", prompt).split()[:6]
+        words = re.sub(r"[@`*:?]", "", prompt).split()[:7]
+        while words and words[-1].lower() in _STOP:
+            words.pop()
         return " ".join(w.capitalize() if i == 0 else w for i, w in enumerate(words)) or proj.name
 
     # ---- turns ---------------------------------------------------------------------------------------
@@ -1182,7 +1245,8 @@ class _Gen:
             steps = max(steps, 1)
             force_tool = "Bash"
         elif kind == "unicode":
-            prompt = self._say(s, rng.choice(_UNICODE_PROMPTS))
+            self.uni_i += 1  # cycle, so even a tiny corpus gets accents, CJK and emoji
+            prompt = self._say(s, _UNICODE_PROMPTS[self.uni_i % len(_UNICODE_PROMPTS)])
         elif kind == "slash_commit":
             prompt = self._slash_prompt(s, "commit")
             steps = 2
@@ -1238,7 +1302,7 @@ class _Gen:
                               "backupTime": self.iso(s.t - 2000)}  # fmt: skip
             tr.obj({"type": "file-history-snapshot", "messageId": u, "snapshot": {"messageId": u,
                     "trackedFileBackups": backups, "timestamp": self.iso(s.t)}, "isSnapshotUpdate": False})  # fmt: skip
-        if "queue" in s.flags and not meta and rng.random() < 0.15:
+        if "queue" in s.flags and not meta and (not s.prompts or rng.random() < 0.15):
             tr.obj({"type": "queue-operation", "operation": "enqueue", "timestamp": self.iso(s.t - 900),
                     "sessionId": s.sid, "content": text if isinstance(text, str) else "(image)"})  # fmt: skip
             tr.obj({"type": "queue-operation", "operation": "dequeue", "timestamp": self.iso(s.t - 899),
@@ -1249,7 +1313,11 @@ class _Gen:
         if image:
             img = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
                                                "data": rng.choice(self.pools.pngs)}}  # fmt: skip
-            content = [{"type": "text", "text": text}, img] if vt >= (2, 0, 0) else [img, {"type": "text", "text": text}]
+            content = (
+                [{"type": "text", "text": text}, img]
+                if vt >= (2, 0, 0)
+                else [img, {"type": "text", "text": text}]
+            )
         payload: dict[str, Any] = {}
         if s.prompt_id:
             payload["promptId"] = s.prompt_id
@@ -1312,8 +1380,10 @@ class _Gen:
             out = f"Set model to \x1b[1m{arg} ({s.model})\x1b[22m"
         else:
             arg = ""
-            out = (f"Total cost:            ${rng.randint(0, 40)}.{rng.randint(0, 99):02d}\nTotal duration (API):  "
-                   f"{rng.randint(1, 59)}m {rng.randint(0, 59)}s\nTotal code changes:    {rng.randint(0, 900)} lines added")
+            out = (
+                f"Total cost:            ${rng.randint(0, 40)}.{rng.randint(0, 99):02d}\nTotal duration (API):  "
+                f"{rng.randint(1, 59)}m {rng.randint(0, 59)}s\nTotal code changes:    {rng.randint(0, 900)} lines added"
+            )
         if s.vt >= (2, 1, 81):
             s.prompt_id = self.uuid()
         base: dict[str, Any] = {"promptId": s.prompt_id} if s.vt >= (2, 1, 81) else {}
@@ -1324,11 +1394,28 @@ class _Gen:
         tr.env("user", {**base, "message": {"role": "user", "content": cmd}}, s.t)
         stdout = f"<local-command-stdout>{out}</local-command-stdout>"
         if s.vt >= (2, 1, 0):
-            tr.env("system", {"subtype": "local_command", "content": stdout, "level": "info", "isMeta": False}, s.t + 5)
+            tr.env(
+                "system",
+                {"subtype": "local_command", "content": stdout, "level": "info", "isMeta": False},
+                s.t + 5,
+            )
         else:
             tr.env("user", {**base, "message": {"role": "user", "content": stdout}}, s.t + 5)
-        self.history.append((s.t, orjson.dumps({"display": f"/{name} {arg}".strip(), "pastedContents": {},
-                                                "timestamp": s.t, "project": s.proj.cwd, "sessionId": s.sid}) + b"\n"))
+        self.history.append(
+            (
+                s.t,
+                orjson.dumps(
+                    {
+                        "display": f"/{name} {arg}".strip(),
+                        "pastedContents": {},
+                        "timestamp": s.t,
+                        "project": s.proj.cwd,
+                        "sessionId": s.sid,
+                    }
+                )
+                + b"\n",
+            )
+        )
 
     def _shell(self, s: _Sess) -> None:
         rng = self.rng
@@ -1347,7 +1434,7 @@ class _Gen:
     def _end_turn(self, s: _Sess, turn_start: int) -> None:
         tr = s.main
         rng = self.rng
-        if s.hooks and s.vt >= (2, 1, 17) and rng.random() < 0.5:
+        if s.hooks and s.vt >= (2, 1, 17) and (s.n_turns == 0 or rng.random() < 0.5):
             tr.env("system", {"subtype": "stop_hook_summary", "hookCount": 1, "hookInfos": [
                 {"command": "~/.claude/hooks/notify.sh", "durationMs": rng.randint(20, 400)}], "hookErrors": [],
                 "preventedContinuation": False, "stopReason": "", "hasOutput": False, "level": "suggestion",
@@ -1357,9 +1444,15 @@ class _Gen:
                               "messageCount": rng.randint(2, 60), "isMeta": False}, s.t + 31)  # fmt: skip
 
     # ---- assistant responses -------------------------------------------------------------------------
-    def _usage(self, s: _Sess, api: _Api, inp: int, cc: int, cr: int, out: int, model: str, fetches: int) -> dict:
+    def _usage(
+        self, s: _Sess, api: _Api, inp: int, cc: int, cr: int, out: int, model: str, fetches: int
+    ) -> dict:
         vt = s.vt
-        u: dict[str, Any] = {"input_tokens": inp, "cache_creation_input_tokens": cc, "cache_read_input_tokens": cr}
+        u: dict[str, Any] = {
+            "input_tokens": inp,
+            "cache_creation_input_tokens": cc,
+            "cache_read_input_tokens": cr,
+        }
         if vt >= (1, 0, 98):
             h = int(cc * api.share1h)
             u["cache_creation"] = {"ephemeral_5m_input_tokens": cc - h, "ephemeral_1h_input_tokens": h}
@@ -1381,8 +1474,10 @@ class _Gen:
         return u
 
     def _respond(self, s: _Sess, tr: _Transcript, api: _Api, blocks: list[dict], added: int, stop: str,
-                 model: str | None = None) -> str:  # fmt: skip
-        """Write one streamed API response: one line per content block, shared message.id + requestId."""
+                 model: str | None = None) -> list[str]:  # fmt: skip
+        """Write one streamed API response: one line per content block, shared message.id + requestId.
+
+        Returns the uuid of each block's line."""
         rng = self.rng
         vt = s.vt
         model = model or (s.model if rng.random() > 0.002 else _EXPERIMENTAL)
@@ -1409,7 +1504,7 @@ class _Gen:
         req = f"req_011C{self.b62(16)}"
         s.t += rng.randint(1_500, 25_000)
         last = len(blocks) - 1
-        u = ""
+        uuids = []
         for i, b in enumerate(blocks):
             msg: dict[str, Any] = {"model": model, "id": mid, "type": "message", "role": "assistant", "content": [b],
                                    "stop_reason": stop if i == last else None, "stop_sequence": None}  # fmt: skip
@@ -1417,11 +1512,12 @@ class _Gen:
                 msg["stop_details"] = None
             msg["usage"] = final if i == last else partial
             u = tr.env("assistant", {"message": msg, "requestId": req}, s.t)
+            uuids.append(u)
             if tr.mirror is not None and len(tr.mirror) < 8:
                 tr.mirror.append((s.t, {"type": "assistant", "timestamp": self.iso(s.t), "message": msg,
                                         "requestId": req, "uuid": u}))  # fmt: skip
             s.t += rng.randint(40, 1_500)
-        return u
+        return uuids
 
     def _think_block(self, s: _Sess) -> dict:
         rng = self.rng
@@ -1458,24 +1554,30 @@ class _Gen:
                 blk = self._tool_block(s, name, inp)
                 blocks.append(blk)
                 calls.append((blk, res))
-            a_uuid = self._respond(s, tr, api, blocks, added, "tool_use", model)
+            line_uuids = self._respond(s, tr, api, blocks, added, "tool_use", model)
+            first_tool = len(blocks) - len(calls)
             added = 0
-            for blk, res in calls:
-                added += self._tool_result(s, tr, blk, res, a_uuid, sub)
-            if force_tool == "Bash" and step == 0 and final_kind in ("pushback", "test") and rng.random() < 0.5:
+            for j, (blk, res) in enumerate(calls):
+                added += self._tool_result(s, tr, blk, res, line_uuids[first_tool + j], sub)
+            if (
+                force_tool == "Bash"
+                and step == 0
+                and final_kind in ("pushback", "test")
+                and rng.random() < 0.5
+            ):
                 force_tool = "Edit"
         # final answer
         blocks = []
         if s.thinking and rng.random() < s.thinking * 0.5:
             blocks.append(self._think_block(s))
         if final_kind == "unicode":
-            text = self._say(s, rng.choice(_UNICODE_ANSWERS))
+            text = self._say(s, _UNICODE_ANSWERS[self.uni_i % len(_UNICODE_ANSWERS)])
         elif sub:
             text = self._say(s, "Here is what I found:\n\n" + rng.choice(self.pools.answers))
         else:
             text = rng.choice(self.pools.answers)
             if rng.random() < 0.5:
-                text = self._say(s, "I've updated `@rel`. ") + text
+                text = self._say(s, "I've updated `@rel`.") + ("\n\n" if text[0] == "#" else " ") + text
         blocks.append({"type": "text", "text": text})
         self._respond(s, tr, api, blocks, added, "end_turn", model)
         return text
@@ -1514,11 +1616,14 @@ class _Gen:
         lang = proj.lang
         path, rel, cf = rng.choice(proj.files)
         err = rng.random() < 0.05
+        if "err_next" in s.flags and name in ("Bash", "Read", "Edit", "MultiEdit"):
+            s.flags.discard("err_next")  # forced sessions guarantee at least one failing tool call
+            err = True
         if name == "Bash":
             r = rng.random()
             if r < 0.55:
                 cmd, kind = rng.choice(_CMDS[lang])
-                fail = err or rng.random() < 0.15
+                fail = err or (kind == "test" and rng.random() < 0.04)
                 if kind == "test":
                     out = _TEST_FAIL[lang] if fail else _TEST_OK[lang]
                 else:
@@ -1552,7 +1657,11 @@ class _Gen:
             lines = cf.lines
             a = rng.randrange(max(len(lines) - 6, 1))
             old = "\n".join(lines[a : a + rng.randint(1, 5)])
-            new = old.replace("return", "return  # validated", 1) if "return" in old else old + "\n# TODO: handle errors"
+            new = (
+                old.replace("return", "return  # validated", 1)
+                if "return" in old
+                else old + "\n# TODO: handle errors"
+            )
             if name == "Edit":
                 inp = {"file_path": path, "old_string": old, "new_string": new}
                 if rng.random() < 0.1:
@@ -1583,13 +1692,19 @@ class _Gen:
             return inp, (content, tur, False)
         if name == "Write":
             src = rng.choice(self.pools.files[lang])
-            new_path = path.rsplit("/", 1)[0] + f"/{rng.choice(_NOUNS)}_{rng.choice(_VERBS)}." + path.rsplit(".", 1)[-1]
+            new_path = (
+                path.rsplit("/", 1)[0]
+                + f"/{rng.choice(_NOUNS)}_{rng.choice(_VERBS)}."
+                + path.rsplit(".", 1)[-1]
+            )
             inp = {"file_path": new_path, "content": src.text}
             s.edited.append(new_path)
             tur = {"type": "create", "filePath": new_path, "content": src.text, "structuredPatch": []}
             return inp, (f"File created successfully at: {new_path}", tur, False)
         if name == "Grep":
-            pat = rng.choice((f"def {rng.choice(_VERBS)}_", rng.choice(_NOUNS).capitalize(), "TODO|FIXME", "cache"))
+            pat = rng.choice(
+                (f"def {rng.choice(_VERBS)}_", rng.choice(_NOUNS).capitalize(), "TODO|FIXME", "cache")
+            )
             files = [f[0] for f in rng.sample(proj.files, rng.randint(0, 5))]
             if rng.random() < 0.7:
                 inp = {"pattern": pat, "output_mode": "files_with_matches"}
@@ -1601,12 +1716,23 @@ class _Gen:
                 inp = {"pattern": pat, "path": proj.cwd, "output_mode": "content", "-n": True}
                 body = "\n".join(f"{f}:{rng.randint(1, 300)}:    {pat.split('|')[0]}" for f in files)
                 content = body or "No matches found"
-                tur = {"mode": "content", "numFiles": 0, "filenames": [], "content": body, "numLines": len(files)}
+                tur = {
+                    "mode": "content",
+                    "numFiles": 0,
+                    "filenames": [],
+                    "content": body,
+                    "numLines": len(files),
+                }
             return inp, (content, tur, False)
         if name == "Glob":
             files = [f[0] for f in rng.sample(proj.files, rng.randint(1, 8))]
             inp = {"pattern": _EXT_GLOB[lang]}
-            tur = {"filenames": files, "durationMs": rng.randint(5, 400), "numFiles": len(files), "truncated": False}
+            tur = {
+                "filenames": files,
+                "durationMs": rng.randint(5, 400),
+                "numFiles": len(files),
+                "truncated": False,
+            }
             return inp, ("\n".join(files), tur, False)
         if name == "TodoWrite":
             picks = rng.sample(_TODOS, rng.randint(3, 6))
@@ -1647,12 +1773,18 @@ class _Gen:
         tid = blk["id"]
         if content == "__agent__":
             content, tur = self._subagent(s, blk, tur)
-        if s.hooks and s.progress and not sub:
-            tr.env("progress", {"data": {"type": "hook_progress", "hookEvent": "PostToolUse",
-                                         "hookName": f"PostToolUse:{blk['name']}", "command": "~/.claude/hooks/format.sh"},
+        hooks = s.hooks and s.progress and not sub
+        if hooks:
+            tr.env("progress", {"data": {"type": "hook_progress", "hookEvent": "PreToolUse",
+                                         "hookName": f"PreToolUse:{blk['name']}", "command": "~/.claude/hooks/guard.sh"},
                                 "parentToolUseID": tid, "toolUseID": tid}, s.t)  # fmt: skip
         dur = rng.randint(80, 4_000) if blk["name"] != "Bash" else rng.randint(300, 40_000)
-        if blk["name"] == "Bash" and s.progress and not sub and (s.first_bash or (dur > 3_000 and rng.random() < 0.6)):
+        if (
+            blk["name"] == "Bash"
+            and s.progress
+            and not sub
+            and (s.first_bash or (dur > 3_000 and rng.random() < 0.6))
+        ):
             s.first_bash = False
             dur = max(dur, 3_000)
             out = content if isinstance(content, str) else ""
@@ -1678,6 +1810,10 @@ class _Gen:
         if s.vt >= (2, 1, 17):
             payload["sourceToolAssistantUUID"] = a_uuid
         u = tr.env("user", payload, s.t)
+        if hooks:
+            tr.env("progress", {"data": {"type": "hook_progress", "hookEvent": "PostToolUse",
+                                         "hookName": f"PostToolUse:{blk['name']}", "command": "~/.claude/hooks/format.sh"},
+                                "parentToolUseID": tid, "toolUseID": tid}, s.t + 15)  # fmt: skip
         if tr.mirror is not None and len(tr.mirror) < 8:
             tr.mirror.append((s.t, {"type": "user", "message": payload["message"], "uuid": u,
                                     "timestamp": self.iso(s.t)}))  # fmt: skip
@@ -1752,7 +1888,9 @@ class _Gen:
         self._respond(s, sub, api, [{"type": "text", "text": text}], 0, "end_turn",
                       HAIKU45 if s.vt >= (2, 0, 17) else s.model)  # fmt: skip
         s.t = saved
-        self.write(self.out / "projects" / s.proj.dirname / f"agent-{agent_id}.jsonl", sub.data(), transcript=True)
+        self.write(
+            self.out / "projects" / s.proj.dirname / f"agent-{agent_id}.jsonl", sub.data(), transcript=True
+        )
 
     # ---- special turns -------------------------------------------------------------------------------
     def _compact(self, s: _Sess, trigger: str) -> None:
@@ -1804,13 +1942,17 @@ class _Gen:
         rng = self.rng
         tr = s.main
         if rng.random() < 0.5:
-            self._respond(s, tr, s.api, [{"type": "text", "text": self._say(s, rng.choice(_PREAMBLES))}], 0, "end_turn")
+            self._respond(
+                s, tr, s.api, [{"type": "text", "text": self._say(s, rng.choice(_PREAMBLES))}], 0, "end_turn"
+            )
             s.t += rng.randint(1_000, 10_000)
             tr.env("user", {"message": {"role": "user", "content": "[Request interrupted by user]"}}, s.t)
         else:
             inp, _ = self._tool(s, "Bash")
             blk = self._tool_block(s, "Bash", inp)
-            a = self._respond(s, tr, s.api, [{"type": "text", "text": "Let me run the full suite."}, blk], 0, "tool_use")
+            a = self._respond(
+                s, tr, s.api, [{"type": "text", "text": "Let me run the full suite."}, blk], 0, "tool_use"
+            )[-1]
             s.t += rng.randint(1_000, 10_000)
             payload: dict[str, Any] = {"message": {"role": "user", "content": [
                 {"type": "tool_result", "content": _REJECT, "is_error": True, "tool_use_id": blk["id"]}]},
@@ -1885,5 +2027,11 @@ def generate(
     gen.run()
     projects = sum(1 for p in gen.projects if p.created)
     secs = time.perf_counter() - t0
-    log.info("demo corpus: %d files, %.1f MB, %d sessions in %.2fs", gen.files, gen.total / 1024**2, gen.sessions, secs)
+    log.info(
+        "demo corpus: %d files, %.1f MB, %d sessions in %.2fs",
+        gen.files,
+        gen.total / 1024**2,
+        gen.sessions,
+        secs,
+    )
     return DemoSummary(out_dir, gen.files, gen.total, gen.sessions, projects, gen.lines, secs)

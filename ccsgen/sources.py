@@ -52,11 +52,12 @@ def _agent_id(name: str) -> str:
 def discover(claude_dirs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
     """Every log file under the given config dirs, in a stable order. Never raises for a missing dir."""
     out: list[SourceFile] = []
-    seen: set[str] = set()
+    roots_seen: set[str] = set()
     for root in claude_dirs:
         root = Path(root)
-        if not root.is_dir():
+        if not root.is_dir() or os.path.realpath(root) in roots_seen:
             continue
+        roots_seen.add(os.path.realpath(root))
         projects = root / "projects"
         if projects.is_dir():
             for proj in sorted(projects.iterdir(), key=lambda p: p.name):
@@ -77,14 +78,7 @@ def discover(claude_dirs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
             for f in sorted(todos.glob("*.json")):
                 sid = f.stem.split("-agent-")[0]
                 out.append(SourceFile(f, TODO, root, session_hint=sid))
-    uniq = []
-    for sf in out:
-        real = os.path.realpath(sf.path)
-        if real in seen:
-            continue
-        seen.add(real)
-        uniq.append(sf)
-    return uniq
+    return out
 
 
 def _project_files(root: Path, proj: Path) -> list[SourceFile]:

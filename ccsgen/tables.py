@@ -54,6 +54,12 @@ for _name, _cols in (("entries", records.ENTRY_COLS), ("usage", records.USAGE_CO
                      ("blocks", records.BLOCK_COLS), ("meta", records.META_COLS), ("history", records.HISTORY_COLS)):
     assert tuple(RAW_SCHEMAS[_name]) == _cols, _name
 
+#: the entry columns the derived tables need (the text and the DAG links stay on disk)
+DERIVE_ENTRY_COLS = (
+    "uuid", "session_id", "project", "agent_id", "is_sidechain", "kind", "timestamp", "model", "msg_id",
+    "request_id", "user_kind", "has_tool_result", "is_compact_summary", "is_api_error", "version", "git_branch",
+    "cwd", "slug",
+)
 #: user lines a person typed (see docs/definitions.md "user message")
 HUMAN_USER_KINDS = ("prompt", "command", "bash")
 TOKEN_COLS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")

@@ -52,16 +52,19 @@ def _group_report(df: pl.DataFrame, key: str, out_key: str) -> list[dict]:
     by_model = (
         df.filter(pl.col("_model").is_not_null())
         .group_by(key, "_model")
-        .agg(*sums, pl.col("cost_usd").sum().alias("cost"))
+        .agg(*sums, pl.col("cost_usd").sum().alias("cost"), pl.col("timestamp").min().alias("_first"),
+             pl.col("priced").all().alias("_priced"))
         .sort([key, "cost"], descending=[False, True])
     )
     main = df.group_by(key).agg(*sums, pl.col("cost_usd").sum().alias("totalCost")).sort(key)
     bm: dict[str, list[dict]] = {}
+    first_seen: dict[str, list] = {}
     for r in by_model.iter_rows(named=True):
+        first_seen.setdefault(r[key], []).append((r["_first"], r["_model"]))
         bm.setdefault(r[key], []).append({
             "cacheCreationTokens": r["cacheCreationTokens"], "cacheReadTokens": r["cacheReadTokens"],
             "cost": r["cost"], "inputTokens": r["inputTokens"], "modelName": r["_model"],
-            "outputTokens": r["outputTokens"],
+            "outputTokens": r["outputTokens"], **_missing(r),
         })
     rows = []
     for r in main.iter_rows(named=True):
@@ -70,16 +73,25 @@ def _group_report(df: pl.DataFrame, key: str, out_key: str) -> list[dict]:
         rows.append({
             "cacheCreationTokens": r["cacheCreationTokens"], "cacheReadTokens": r["cacheReadTokens"],
             out_key: r[key], "inputTokens": r["inputTokens"], "modelBreakdowns": breakdown,
-            "modelsUsed": sorted({b["modelName"] for b in breakdown}), "outputTokens": r["outputTokens"],
-            "totalCost": r["totalCost"], "totalTokens": tot,
+            "modelsUsed": [m for _, m in sorted(first_seen.get(r[key], []), key=lambda x: (x[0] is None, x[0]))],
+            "outputTokens": r["outputTokens"], "totalCost": r["totalCost"], "totalTokens": tot,
         })
     return rows
+
+
+def _missing(r: dict) -> dict:
+    """ccusage marks a breakdown row of a model without a price."""
+    return {} if r.get("_priced", True) else {"missingPricing": True}
 
 
 def _totals(df: pl.DataFrame) -> dict:
     t = {k: int(df.get_column(v).sum()) if df.height else 0 for k, v in _TOK.items()}
     t["totalCost"] = float(df.get_column("cost_usd").sum()) if df.height else 0.0
     t["totalTokens"] = sum(t[k] for k in _TOK)
+    if df.height and "priced" in df.columns:
+        unpriced = df.filter(~pl.col("priced") & pl.col("_model").is_not_null()).get_column("_model").unique().sort()
+        if unpriced.len():
+            t["unpricedModels"] = unpriced.to_list()  # ccusage adds this key only when there are some
     return dict(sorted(t.items()))
 
 
@@ -125,14 +137,18 @@ def session(resp, tz="UTC", since=None, until=None, project=None, order="desc") 
     )
     by_model = (
         df.filter(pl.col("_model").is_not_null()).group_by("session_id", "_model")
-        .agg(*sums, pl.col("cost_usd").sum().alias("cost")).sort("cost", descending=True)
+        .agg(*sums, pl.col("cost_usd").sum().alias("cost"), pl.col("timestamp").min().alias("_first"),
+             pl.col("priced").all().alias("_priced"))
+        .sort("cost", descending=True)
     )
     bm: dict[str, list] = {}
+    first_seen: dict[str, list] = {}
     for r in by_model.iter_rows(named=True):
+        first_seen.setdefault(r["session_id"], []).append((r["_first"], r["_model"]))
         bm.setdefault(r["session_id"], []).append({
             "cacheCreationTokens": r["cacheCreationTokens"], "cacheReadTokens": r["cacheReadTokens"],
             "cost": r["cost"], "inputTokens": r["inputTokens"], "modelName": r["_model"],
-            "outputTokens": r["outputTokens"],
+            "outputTokens": r["outputTokens"], **_missing(r),
         })
     rows = []
     for r in main.sort("totalCost", descending=(order == "desc")).iter_rows(named=True):
@@ -141,7 +157,8 @@ def session(resp, tz="UTC", since=None, until=None, project=None, order="desc") 
             "cacheCreationTokens": r["cacheCreationTokens"], "cacheReadTokens": r["cacheReadTokens"],
             "firstActivity": _iso(r["first"]), "inputTokens": r["inputTokens"],
             "lastActivity": _iso(r["last"]), "modelBreakdowns": b,
-            "modelsUsed": sorted({x["modelName"] for x in b}), "outputTokens": r["outputTokens"],
+            "modelsUsed": [m for _, m in sorted(first_seen.get(r["session_id"], []))],
+            "outputTokens": r["outputTokens"],
             "projectPath": r["projectPath"], "sessionId": r["session_id"], "totalCost": r["totalCost"],
             "totalTokens": r["inputTokens"] + r["outputTokens"] + r["cacheCreationTokens"] + r["cacheReadTokens"],
         })

@@ -185,6 +185,32 @@ class Catalog:
         """(entries, blocks) of one session, main transcript and subagents, in file order."""
         return self.entries(session_id), self.blocks(session_id)
 
+    def iter_transcripts(self, session_ids: list[str] | None = None, batch: int = 256,
+                         entry_columns: list[str] | None = None, block_columns: list[str] | None = None):
+        """Yield (session_id, entries, blocks) for many sessions, reading a batch of sessions at a time.
+
+        Memory stays bounded by the batch (segments are sorted by session, so a batch reads few row groups).
+        """
+        ids = session_ids if session_ids is not None else self._snap.sessions.get_column("session_id").to_list()
+        ids = sorted(ids)
+        for i in range(0, len(ids), batch):
+            chunk = ids[i : i + batch]
+            lf_e = self._raw("entries").filter(pl.col("session_id").is_in(chunk))
+            lf_b = self._raw("blocks").filter(pl.col("session_id").is_in(chunk))
+            if entry_columns:
+                lf_e = lf_e.select(list(dict.fromkeys(["session_id", "file_id", "line_no", *entry_columns])))
+            if block_columns:
+                lf_b = lf_b.select(list(dict.fromkeys(["session_id", "file_id", "line_no", "idx", *block_columns])))
+            ents = lf_e.collect().with_columns(tables.parse_ts("timestamp")) if (
+                not entry_columns or "timestamp" in entry_columns) else lf_e.collect()
+            blks = lf_b.collect()
+            e_parts = ents.sort(["file_id", "line_no"]).partition_by("session_id", as_dict=True, maintain_order=True)
+            b_parts = blks.sort(["file_id", "line_no", "idx"]).partition_by("session_id", as_dict=True,
+                                                                           maintain_order=True)
+            empty_e, empty_b = ents.clear(), blks.clear()
+            for sid in chunk:
+                yield sid, e_parts.get((sid,), empty_e), b_parts.get((sid,), empty_b)
+
     def issues(self) -> pl.DataFrame:
         return self._raw("issues").collect()
 

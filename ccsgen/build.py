@@ -129,6 +129,13 @@ def ingest_and_derive(cfg: Config, *, full: bool = False, progress=None, workers
     rep.bad_by_reason = dict(state.bad_by_reason)
     rep.unknown_types = dict(state.unknown_types)
     rep.bad_lines = sum(rep.bad_by_reason.values())
+    for name in ("sessions", "projects", "responses"):
+        setattr(rep, name, pl.scan_parquet(tdir / f"{name}.parquet").select(pl.len()).collect().item())
+    rep.unpriced_models = sorted(
+        pl.scan_parquet(tdir / "responses.parquet")
+        .filter(~pl.col("priced") & pl.col("model").is_not_null())
+        .select(pl.col("model").unique()).collect().get_column("model").to_list()
+    )
     return rep
 
 

@@ -59,6 +59,7 @@ class FileState(msgspec.Struct):
     lines: int
     head_len: int
     head_hash: str
+    tail_hash: str = ""  # hash of the TAIL_BYTES before ``offset``: a file regrown past a truncation differs there
 
 
 class Manifest(msgspec.Struct):
@@ -87,6 +88,15 @@ class IngestReport:
     unknown_types: Counter = field(default_factory=Counter)
     changed: bool = False
     changed_sessions: set[str] = field(default_factory=set)
+
+
+TAIL_BYTES = 256
+
+
+def _tail_hash(path: Path, offset: int) -> str:
+    with open(path, "rb") as f:
+        f.seek(max(0, offset - TAIL_BYTES))
+        return hashlib.blake2b(f.read(min(offset, TAIL_BYTES)), digest_size=12).hexdigest()
 
 
 def _head_hash(path: Path, n: int) -> str:
@@ -277,6 +287,7 @@ def ingest(
                 and st.st_size >= old.offset
                 and old.head_len <= st.st_size
                 and _head_hash(sf.path, old.head_len) == old.head_hash
+                and (not old.tail_hash or _tail_hash(sf.path, old.offset) == old.tail_hash)
             )
             if same_head:
                 start, line0, fid = old.offset, old.lines, old.file_id
@@ -313,6 +324,7 @@ def ingest(
         st.offset = r.end_offset
         st.lines = r.end_line
         st.head_hash = _head_hash(Path(r.task.path), st.head_len)
+        st.tail_hash = _tail_hash(Path(r.task.path), st.offset)
         rep.files_read += 1
         rep.lines_read += r.lines
         rep.bytes_read += r.bytes_read

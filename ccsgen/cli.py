@@ -101,7 +101,12 @@ def open_catalog(cfg: Config, quiet: bool = True, refresh: bool = True, full: bo
         dirs = ", ".join(str(d) for d in cfg.claude_dirs) or "(none found)"
         raise fail(f"no Claude config dir found: {dirs}. Use --claude-dir DIR, set CLAUDE_CONFIG_DIR, "
                    "or try `ccsgen build --demo`.")
-    return Catalog.open(cfg, refresh=refresh, full=full, progress=RichProgress(not quiet))
+    from .pricing import PricingError
+
+    try:
+        return Catalog.open(cfg, refresh=refresh, full=full, progress=RichProgress(not quiet))
+    except PricingError as e:
+        raise fail(str(e)) from None
 
 
 # ---------------------------------------------------------------- build

@@ -54,10 +54,14 @@ class PriceTable:
                 extra = json.loads(Path(override_file).read_text())
             except (OSError, ValueError) as e:
                 raise PricingError(f"cannot read price overrides {override_file}: {e}") from e
-            for name, fields in (extra.get("models") or {}).items():
+            extra_models = extra.get("models") if isinstance(extra, dict) else None
+            if not isinstance(extra_models, dict):
+                raise PricingError(f"price overrides {override_file}: expected {{\"models\": {{name: {{field: price}}}}}}")
+            for name, fields in extra_models.items():
                 if not isinstance(fields, dict):
                     raise PricingError(f"price overrides: {name!r} must map to an object of prices")
-                bad = [k for k, v in fields.items() if k not in PRICE_FIELDS or not isinstance(v, (int, float))]
+                bad = [k for k, v in fields.items()
+                       if k not in PRICE_FIELDS or isinstance(v, bool) or not isinstance(v, (int, float))]
                 if bad:
                     raise PricingError(f"price overrides: unknown or non-numeric fields for {name!r}: {bad}")
                 models.setdefault(name, {}).update({k: float(v) for k, v in fields.items()})

@@ -9,6 +9,7 @@ the next build: the returned offset points just after the last complete line.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,23 +196,39 @@ def complete_part(data: bytes, at_eof_ok: bool = True) -> int:
     return last + 1
 
 
+#: a \\uD800-\\uDBFF escape not followed by a low one, or a \\uDC00-\\uDFFF escape not preceded by a high one
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def repair(raw: bytes) -> tuple[bytes, str] | None:
+    """Bytes msgspec refuses but JSON.parse (Claude Code, ccusage) reads: invalid UTF-8, lone UTF-16 surrogate
+    escapes (a string cut mid-emoji). Returns (fixed bytes, reason) or None."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace").encode("utf-8"), "invalid utf-8 (recovered)"
+    if b"\\u" in raw and _LONE_SURROGATE.search(raw):
+        return _LONE_SURROGATE.sub(rb"\\ufffd", raw), "lone surrogate (recovered)"
+    return None
+
+
 def _decode_line(raw: bytes, path: str, line_no: int, issues: list[ParseIssue]) -> Line | None:
     try:
         return _line_decoder.decode(raw)
     except msgspec.ValidationError:
         pass
-    except (msgspec.DecodeError, UnicodeDecodeError) as e:
-        msg = str(e)
-        if isinstance(e, UnicodeDecodeError) or "utf-8" in msg.lower() or "unicode" in msg.lower():
-            try:
-                fixed = raw.decode("utf-8", errors="replace").encode("utf-8")
-                obj = _line_decoder.decode(fixed)
-                issues.append(ParseIssue(path, line_no, "invalid utf-8 (recovered)"))
-                return obj
-            except (msgspec.MsgspecError, UnicodeDecodeError):
-                pass
-        issues.append(ParseIssue(path, line_no, "invalid json"))
-        return None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        fixed = repair(raw)
+        if fixed is None:
+            issues.append(ParseIssue(path, line_no, "invalid json"))
+            return None
+        line = _decode_line(fixed[0], path, line_no, issues)
+        if line is not None:
+            issues.append(ParseIssue(path, line_no, fixed[1]))
+        return line
     # valid JSON that does not fit the typed record: not an object, or a field of an odd type
     try:
         obj = _any_decoder.decode(raw)
@@ -377,6 +394,14 @@ def classify_user(text: str, line: Line, has_tool_result: bool) -> str:
 # ---------------------------------------------------------------- transcript reading
 
 
+def _lines(data: bytes) -> list[bytes]:
+    """The lines of ``data``; the empty piece after a final newline is not a line."""
+    pieces = data.split(b"\n")
+    if pieces and not pieces[-1]:
+        pieces.pop()
+    return pieces
+
+
 def read_transcript(
     data: bytes,
     *,
@@ -393,7 +418,7 @@ def read_transcript(
     line_no = start_line
     issues = ch.issues
     fixed_session = session_hint if kind in ("main", "subagent") else ""
-    for raw in data.split(b"\n"):
+    for raw in _lines(data):
         line_no += 1
         if not raw.strip():
             continue
@@ -579,28 +604,48 @@ def _one_line(raw: bytes, path: str, line_no: int, ch: Chunk, file_id: int, proj
     E["duration_ms"].append(line.durationMs)
 
 
+def _history_line(raw: bytes, path: str, line_no: int, issues: list[ParseIssue]) -> HistoryLine | None:
+    try:
+        return _hist_decoder.decode(raw)
+    except msgspec.ValidationError:
+        pass
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        fixed = repair(raw)
+        if fixed is None:
+            issues.append(ParseIssue(path, line_no, "invalid json"))
+            return None
+        h = _history_line(fixed[0], path, line_no, issues)
+        if h is not None:
+            issues.append(ParseIssue(path, line_no, fixed[1]))
+        return h
+    try:
+        obj = _any_decoder.decode(raw)
+    except (msgspec.MsgspecError, UnicodeDecodeError):
+        issues.append(ParseIssue(path, line_no, "invalid json"))
+        return None
+    if not isinstance(obj, dict):
+        issues.append(ParseIssue(path, line_no, "not an object"))
+        return None
+    keep = {k: v for k, v in obj.items() if k in ("display", "project", "sessionId") and isinstance(v, str)}
+    ts = obj.get("timestamp")
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+        keep["timestamp"] = ts
+    issues.append(ParseIssue(path, line_no, "odd field type"))
+    return HistoryLine(**keep)
+
+
 def read_history(data: bytes, *, path: str, file_id: int, start_line: int = 0) -> Chunk:
     ch = Chunk()
     H = ch.history
     line_no = start_line
-    for raw in data.split(b"\n"):
+    for raw in _lines(data):
         line_no += 1
         if not raw.strip():
             continue
         ch.lines += 1
-        try:
-            h = _hist_decoder.decode(raw)
-        except msgspec.MsgspecError:
-            try:
-                obj = _any_decoder.decode(raw)
-            except msgspec.MsgspecError:
-                ch.issues.append(ParseIssue(path, line_no, "invalid json"))
-                continue
-            if not isinstance(obj, dict):
-                ch.issues.append(ParseIssue(path, line_no, "not an object"))
-                continue
-            h = msgspec.convert({k: v for k, v in obj.items() if k in ("display", "project", "sessionId")}, HistoryLine)
-            ch.issues.append(ParseIssue(path, line_no, "odd field type"))
+        h = _history_line(raw, path, line_no, ch.issues)
+        if h is None:
+            continue
         ts = h.timestamp
         if isinstance(ts, str):
             ts = None
@@ -622,8 +667,9 @@ def read_json_file(path: Path) -> tuple[Any, ParseIssue | None]:
         return None, ParseIssue(str(path), 0, f"unreadable: {e.__class__.__name__}")
     try:
         return _any_decoder.decode(data), None
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, UnicodeDecodeError):
+        fixed = repair(data)
         try:
-            return _any_decoder.decode(data.decode("utf-8", "replace").encode()), None
-        except msgspec.MsgspecError:
+            return (_any_decoder.decode(fixed[0]), None) if fixed else (None, ParseIssue(str(path), 0, "invalid json"))
+        except (msgspec.MsgspecError, UnicodeDecodeError):
             return None, ParseIssue(str(path), 0, "invalid json")

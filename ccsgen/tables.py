@@ -86,15 +86,19 @@ def total_tokens() -> pl.Expr:
 
 def derive_responses(usage: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
     """One row per API response: (message.id, requestId) groups merged, usage from the largest line."""
-    df = usage.with_columns(parse_ts("timestamp"), total_tokens().alias("_total"))
+    df = usage.with_columns(parse_ts("timestamp"), total_tokens().alias("_total")).with_columns(
+        # ties (the same response replayed in several files) go to the file that started first, as in ccusage;
+        # never to the lowest file_id, which depends on the history of builds
+        pl.col("timestamp").min().over("file_id").alias("_file_first"))
     keyed = df.filter(pl.col("msg_id").is_not_null() & pl.col("request_id").is_not_null())
     loose = df.filter(pl.col("msg_id").is_null() | pl.col("request_id").is_null())
     keyed = (
-        keyed.sort(["_total", "file_id", "line_no"], descending=[True, False, False])
+        keyed.sort(["_total", "_file_first", "session_id", "agent_id", "line_no"],
+                   descending=[True, False, False, False, False], nulls_last=True)
         .unique(subset=["msg_id", "request_id"], keep="first", maintain_order=True)
     )
     out = pl.concat([keyed, loose]).sort(["timestamp", "file_id", "line_no"], nulls_last=True)
-    out = add_cost(out.drop("_total"), prices)
+    out = add_cost(out.drop("_total", "_file_first"), prices)
     return out.with_columns(
         (pl.col("priced") | pl.col("cost_usd_line").is_not_null()).alias("priced"),
         total_tokens().alias("total_tokens"),

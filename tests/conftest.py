@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 import factories  # tests/ is on sys.path (pytest rootdir conftest, no __init__.py)
+import pytest
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 _ENV_DIRS = {"XDG_CACHE_HOME": ".cache", "XDG_DATA_HOME": ".local/share", "XDG_CONFIG_HOME": ".config"}
@@ -59,6 +58,10 @@ def corpus_catalog(corpus_dir, tmp_path_factory):
     from ccsgen.config import Config
 
     base = tmp_path_factory.mktemp("corpus-cache")
-    cfg = Config(claude_dirs=(corpus_dir / "claude",), cache_dir=base / "cache", data_dir=base / "data",
-                 prices_file=None)
+    cfg = Config(
+        claude_dirs=(corpus_dir / "claude",),
+        cache_dir=base / "cache",
+        data_dir=base / "data",
+        prices_file=None,
+    )
     return Catalog.open(cfg)

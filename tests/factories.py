@@ -157,8 +157,12 @@ def thinking_block(thinking: str = "Let me think.") -> dict:
 
 
 def tool_use_block(name: str = "Bash", input: dict | None = None, tool_id: str | None = None) -> dict:
-    return {"type": "tool_use", "id": tool_id or new_tool_id(), "name": name,
-            "input": input if input is not None else {"command": "ls -la", "description": "List files"}}
+    return {
+        "type": "tool_use",
+        "id": tool_id or new_tool_id(),
+        "name": name,
+        "input": input if input is not None else {"command": "ls -la", "description": "List files"},
+    }
 
 
 def image_block(data: str = "iVBORw0KGgo=", media_type: str = "image/png") -> dict:
@@ -210,8 +214,11 @@ def make_streamed(
     """One streamed API response as Claude Code writes it: ``n`` lines (one content block each) sharing
     ``message.id`` and ``requestId``, chained by ``parentUuid``; every line but the last carries a partial
     ``output_tokens`` snapshot (``partial_output``), the last one the final ``usage``."""
-    final = usage if usage is not None else globals()["usage"](input=4, output=250, cache_creation=1000,
-                                                               cache_read=20_000)
+    final = (
+        usage
+        if usage is not None
+        else globals()["usage"](input=4, output=250, cache_creation=1000, cache_read=20_000)
+    )
     mid, rid = msg_id or new_msg_id(), request_id or new_request_id()
     if blocks is None:
         blocks = [thinking_block()] + [text_block(f"part {i}") for i in range(1, n)]
@@ -221,15 +228,24 @@ def make_streamed(
     for i, b in enumerate(blocks):
         last = i == n - 1
         u = dict(final) if last else {**final, "output_tokens": partial_output}
-        line = make_assistant(content=[b], model=model, usage=u, msg_id=mid, request_id=rid,
-                              stop_reason="end_turn" if last else None, parentUuid=parent, **overrides)
+        line = make_assistant(
+            content=[b],
+            model=model,
+            usage=u,
+            msg_id=mid,
+            request_id=rid,
+            stop_reason="end_turn" if last else None,
+            parentUuid=parent,
+            **overrides,
+        )
         parent = line["uuid"]
         lines.append(line)
     return lines
 
 
-def make_tool_use(name: str = "Bash", input: dict | None = None, *, tool_id: str | None = None,
-                  **overrides: Any) -> dict:
+def make_tool_use(
+    name: str = "Bash", input: dict | None = None, *, tool_id: str | None = None, **overrides: Any
+) -> dict:
     """An assistant line with one ``tool_use`` block (``line["message"]["content"][0]["id"]`` is its id)."""
     line = make_assistant(content=[tool_use_block(name, input, tool_id)], stop_reason="tool_use")
     return merge(line, overrides)
@@ -256,17 +272,47 @@ def make_tool_result(
     if isinstance(tool_use, dict):
         line["parentUuid"] = tool_use["uuid"]
         line["sourceToolAssistantUUID"] = tool_use["uuid"]
-    line["toolUseResult"] = tool_use_result if tool_use_result is not None else {
-        "stdout": content if isinstance(content, str) else "", "stderr": "", "interrupted": False, "isImage": False}
+    line["toolUseResult"] = (
+        tool_use_result
+        if tool_use_result is not None
+        else {
+            "stdout": content if isinstance(content, str) else "",
+            "stderr": "",
+            "interrupted": False,
+            "isImage": False,
+        }
+    )
     return merge(line, overrides)
 
 
-def make_system(content: str = "Conversation compacted", subtype: str | None = "informational",
-                **overrides: Any) -> dict:
+def make_system(
+    content: str = "Conversation compacted", subtype: str | None = "informational", **overrides: Any
+) -> dict:
     line = envelope("system", content=content, level="info", isMeta=False)
     if subtype is not None:
         line["subtype"] = subtype
     return merge(line, overrides)
+
+
+def make_session(
+    session: str = SESSION,
+    *,
+    prompt: str = "Please fix the failing test",
+    title: str | None = None,
+    **overrides: Any,
+) -> list[dict]:
+    """A typical short session: a prompt, a streamed answer, a tool call and its result, a closing answer (and an
+    ai-title line when ``title`` is given). ``overrides`` go on every conversation line."""
+    kw = {"sessionId": session, **overrides}
+    user = make_user(prompt, **kw)
+    streamed = make_streamed(3, parentUuid=user["uuid"], **kw)
+    tu = make_tool_use("Bash", {"command": "pytest -q"}, parentUuid=streamed[-1]["uuid"], **kw)
+    tr = make_tool_result(tu, "1 passed", **kw)
+    done = make_assistant("All tests pass.", parentUuid=tr["uuid"], **kw)
+    lines = [user, *streamed, tu, tr, done]
+    if title is not None:
+        lines.append(make_ai_title(title, session))
+    return lines
 
 
 # ---------------------------------------------------------------- metadata lines
@@ -288,30 +334,57 @@ def make_agent_progress(mirrored: dict, agent_id: str = "a1b2c3d", **overrides: 
     """A ``progress``/``agent_progress`` line that mirrors a subagent message (with its usage) into the parent."""
     line = envelope(
         "progress",
-        data={"type": "agent_progress", "agentId": agent_id, "prompt": "do it",
-              "message": {"type": mirrored.get("type"), "timestamp": mirrored.get("timestamp"),
-                          "uuid": mirrored.get("uuid"), "requestId": mirrored.get("requestId"),
-                          "message": mirrored.get("message")},
-              "normalizedMessages": []},
-        toolUseID="toolu_progress", parentToolUseID="toolu_parent",
+        data={
+            "type": "agent_progress",
+            "agentId": agent_id,
+            "prompt": "do it",
+            "message": {
+                "type": mirrored.get("type"),
+                "timestamp": mirrored.get("timestamp"),
+                "uuid": mirrored.get("uuid"),
+                "requestId": mirrored.get("requestId"),
+                "message": mirrored.get("message"),
+            },
+            "normalizedMessages": [],
+        },
+        toolUseID="toolu_progress",
+        parentToolUseID="toolu_parent",
     )
     line.pop("isSidechain")
     return merge(line, overrides)
 
 
-def make_history(display: str, timestamp_ms: int, project: str = CWD, session: str | None = SESSION,
-                 **overrides: Any) -> dict:
+def make_history(
+    display: str, timestamp_ms: int, project: str = CWD, session: str | None = SESSION, **overrides: Any
+) -> dict:
     """A ``~/.claude/history.jsonl`` line (timestamp in epoch milliseconds)."""
-    line: dict[str, Any] = {"display": display, "pastedContents": {}, "timestamp": timestamp_ms, "project": project}
+    line: dict[str, Any] = {
+        "display": display,
+        "pastedContents": {},
+        "timestamp": timestamp_ms,
+        "project": project,
+    }
     if session is not None:
         line["sessionId"] = session
     return merge(line, overrides)
 
 
-def make_task(task_id: str = "1", subject: str = "Write tests", status: str = "pending", **overrides: Any) -> dict:
+def make_task(
+    task_id: str = "1", subject: str = "Write tests", status: str = "pending", **overrides: Any
+) -> dict:
     """A ``tasks/<session>/<id>.json`` file (TaskCreate / TaskUpdate)."""
-    return merge({"id": task_id, "subject": subject, "description": f"{subject} in detail",
-                  "activeForm": f"{subject}ing", "status": status, "blocks": [], "blockedBy": []}, overrides)
+    return merge(
+        {
+            "id": task_id,
+            "subject": subject,
+            "description": f"{subject} in detail",
+            "activeForm": f"{subject}ing",
+            "status": status,
+            "blocks": [],
+            "blockedBy": [],
+        },
+        overrides,
+    )
 
 
 def make_todos(*items: tuple[str, str]) -> list[dict]:
@@ -392,11 +465,17 @@ def config(claude: Path | list[Path], cache: Path, prices_file: Path | None = No
     from ccsgen.config import Config
 
     dirs = tuple(claude) if isinstance(claude, (list, tuple)) else (claude,)
-    return Config(claude_dirs=tuple(Path(d) for d in dirs), cache_dir=Path(cache), data_dir=Path(cache) / "data",
-                  prices_file=prices_file)
+    return Config(
+        claude_dirs=tuple(Path(d) for d in dirs),
+        cache_dir=Path(cache),
+        data_dir=Path(cache) / "data",
+        prices_file=prices_file,
+    )
 
 
-def build_catalog(claude: Path | list[Path], cache: Path, *, full: bool = False, prices_file: Path | None = None):
+def build_catalog(
+    claude: Path | list[Path], cache: Path, *, full: bool = False, prices_file: Path | None = None
+):
     """Ingest ``claude`` into ``cache`` (incrementally) and return the Catalog."""
     from ccsgen.catalog import Catalog
 

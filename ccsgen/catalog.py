@@ -154,9 +154,12 @@ class Catalog:
             self._cache[key] = got
         return got
 
-    def _raw(self, name: str) -> pl.LazyFrame:
+    def scan(self, name: str) -> pl.LazyFrame:
+        """A lazy scan of raw table ``name`` (entries, usage, blocks, meta, history, issues), stale rows excluded."""
         m = cache.load_manifest(self.cfg.cache_dir)
         return cache.scan_raw(self.cfg.cache_dir / "segments", m, name)
+
+    _raw = scan
 
     def entries(self, session_id: str | None = None, columns: list[str] | None = None) -> pl.DataFrame:
         """Raw conversation rows (user/assistant/system lines) with their text, in file order."""

@@ -8,7 +8,6 @@ are registered at the bottom.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import webbrowser
 from pathlib import Path
@@ -16,10 +15,20 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from . import __version__
+from .cli_common import (
+    CacheDirOpt,
+    ClaudeDirOpt,
+    DataDirOpt,
+    JsonOpt,
+    QuietOpt,
+    console,
+    fail,
+    make_config,
+    open_catalog,
+)
 from .config import Config
 
 app = typer.Typer(
@@ -32,81 +41,6 @@ app = typer.Typer(
 )
 usage_app = typer.Typer(help="ccusage-compatible usage reports (same JSON with --json).", no_args_is_help=True)
 app.add_typer(usage_app, name="usage")
-
-
-def console(stderr: bool = False) -> Console:
-    no_color = bool(os.environ.get("NO_COLOR"))
-    return Console(stderr=stderr, no_color=no_color, highlight=False,
-                   soft_wrap=not sys.stdout.isatty() and not stderr)
-
-
-# ---------------------------------------------------------------- reusable options
-
-ClaudeDirOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--claude-dir", help="Claude config dir to read (repeatable). Default: $CLAUDE_CONFIG_DIR, "
-                 "else ~/.config/claude and ~/.claude.", show_default=False),
-]
-CacheDirOpt = Annotated[
-    Path | None, typer.Option("--cache-dir", envvar="CCSGEN_CACHE_DIR", help="Cache dir (tables, index).",
-                              show_default=False),
-]
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", envvar="CCSGEN_DATA_DIR", help="Data dir (bookmarks, manual tags).",
-                              show_default=False),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or report.")]
-
-
-def make_config(claude_dir: list[Path] | None, cache_dir: Path | None, data_dir: Path | None) -> Config:
-    return Config.from_options(claude_dir, cache_dir, data_dir)
-
-
-def fail(msg: str, code: int = 2) -> typer.Exit:
-    console(stderr=True).print(f"[red]error:[/red] {msg}", markup=True)
-    return typer.Exit(code)
-
-
-class RichProgress:
-    """The one progress helper: silent with --quiet or when stderr is not a terminal."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
-        self._p: Progress | None = None
-        self._task = None
-
-    def start(self, label: str, total: int) -> None:
-        if not self.enabled:
-            return
-        self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-                           TimeRemainingColumn(), console=console(stderr=True), transient=True)
-        self._p.start()
-        self._task = self._p.add_task(label, total=max(total, 1))
-
-    def advance(self, n: int) -> None:
-        if self._p is not None:
-            self._p.advance(self._task, n)
-
-    def stop(self) -> None:
-        if self._p is not None:
-            self._p.stop()
-            self._p = None
-
-
-def open_catalog(cfg: Config, quiet: bool = True, refresh: bool = True, full: bool = False):
-    from .catalog import Catalog
-
-    if not any(Path(d).is_dir() for d in cfg.claude_dirs):
-        dirs = ", ".join(str(d) for d in cfg.claude_dirs) or "(none found)"
-        raise fail(f"no Claude config dir found: {dirs}. Use --claude-dir DIR, set CLAUDE_CONFIG_DIR, "
-                   "or try `ccsgen build --demo`.")
-    from .pricing import PricingError
-
-    try:
-        return Catalog.open(cfg, refresh=refresh, full=full, progress=RichProgress(not quiet))
-    except PricingError as e:
-        raise fail(str(e)) from None
 
 
 # ---------------------------------------------------------------- build
@@ -407,6 +341,15 @@ def version() -> None:
     Example: ccsgen version
     """
     console().print(f"ccsgen {__version__}")
+
+
+def _register() -> None:
+    from . import cli_serve
+
+    app.command("serve")(cli_serve.serve)
+
+
+_register()
 
 
 def main() -> None:

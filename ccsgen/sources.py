@@ -81,9 +81,18 @@ def discover(claude_dirs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
     return out
 
 
+def _inside(path: Path, root_real: str) -> bool:
+    """False for a symlink that leads out of the Claude dir (never read what the user did not point us at)."""
+    real = os.path.realpath(path)
+    return real == root_real or real.startswith(root_real + os.sep)
+
+
 def _project_files(root: Path, proj: Path) -> list[SourceFile]:
     out: list[SourceFile] = []
     pname = proj.name
+    root_real = os.path.realpath(root)
+    if not _inside(proj, root_real):
+        return out
     for dirpath, dirnames, filenames in os.walk(proj):
         dirnames.sort()
         dpath = Path(dirpath)
@@ -92,6 +101,8 @@ def _project_files(root: Path, proj: Path) -> list[SourceFile]:
             if not fn.endswith(".jsonl"):
                 continue
             fpath = dpath / fn
+            if os.path.islink(fpath) and not _inside(fpath, root_real):
+                continue
             stem = fn[:-6]
             if not rel:
                 if fn.startswith("agent-"):

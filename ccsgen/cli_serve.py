@@ -1,0 +1,83 @@
+"""``ccsgen serve``: build or refresh the cache (and the site), then serve the site and both APIs.
+
+Registered in cli.py with ``app.command("serve")(cli_serve.serve)``; ``python -m ccsgen.cli_serve`` runs it
+on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli_common import CacheDirOpt, ClaudeDirOpt, DataDirOpt, console, fail, make_config, open_catalog
+
+
+def serve(
+    claude_dir: ClaudeDirOpt = None,
+    cache_dir: CacheDirOpt = None,
+    data_dir: DataDirOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (0.0.0.0 for other machines: use --token).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0: any free port).")] = 8080,
+    watch: Annotated[bool, typer.Option("--watch/--no-watch", help="Refresh when the logs change.")] = True,
+    token: Annotated[str | None, typer.Option("--token", envvar="CCSGEN_TOKEN", show_default=False,
+                                              help="Require 'Authorization: Bearer TOKEN' (or ?token= once).")]
+    = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The site to serve (built first if possible).")]
+    = Path("site"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, no request log.")] = False,
+) -> None:
+    """Serve the site, the ccsinfo API (root) and the StackUnderflow API (/api/) on one port.
+
+    Example: ccsgen serve --port 8080 && open http://127.0.0.1:8080/docs
+    """
+    from .server.app import Settings
+    from .server.serve import Server, is_loopback
+
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    cfg = make_config(claude_dir, cache_dir, data_dir)
+    out_console = console(stderr=True)
+    cat = open_catalog(cfg, quiet=quiet)
+    site_dir = _build_site(cat, out, quiet)
+    if not is_loopback(host):
+        msg = f"warning: bound to {host}: other machines can reach this server"
+        out_console.print(msg + ("" if token else " and no --token is set: anyone there can read your logs"))
+    try:
+        srv = Server(cat, Settings(host=host, port=port, token=token, out_dir=site_dir))
+    except OSError as e:
+        raise fail(f"cannot bind {host}:{port}: {e}") from None
+    if watch:
+        srv.start_watching()
+    # one line on stdout that scripts (and tests) can read: the URL
+    sys.stdout.write(f"serving on {srv.url}\n")
+    sys.stdout.flush()
+    if not quiet:
+        out_console.print(f"site: {srv.url}/   api: {srv.url}/api/health   docs: {srv.url}/docs"
+                          + ("" if site_dir else "   (no site built)"))
+    try:
+        srv.run()
+    except KeyboardInterrupt:
+        pass
+
+
+def _build_site(cat, out: Path, quiet: bool) -> Path | None:
+    try:
+        from .site import build as site_build
+    except ImportError:
+        site_build = None
+    if site_build is not None and hasattr(site_build, "build_site"):
+        try:
+            site_build.build_site(cat, out, publish=False, quiet=quiet)
+        except Exception as e:  # noqa: BLE001 - the API still works without a site
+            logging.getLogger(__name__).error("site build failed: %s", e)
+    return out if (out / "index.html").is_file() or (out.is_dir() and os.listdir(out)) else None
+
+
+if __name__ == "__main__":
+    typer.run(serve)

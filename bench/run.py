@@ -25,6 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared" / "corpus" / "claude"
+EXTRA: list[str] = []  # markdown blocks appended after the results table
 
 
 def run(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, int, str]:
@@ -92,6 +93,8 @@ def main() -> None:
     ap.add_argument("--size", default="1GB")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--skip-server", action="store_true")
+    ap.add_argument("--load-seconds", type=float, default=20.0)
     ap.add_argument("--work", type=Path, default=HERE / "data")
     a = ap.parse_args()
     ccsgen = [sys.executable, "-m", "ccsgen.cli"]
@@ -138,10 +141,82 @@ def main() -> None:
         rows.append(("site rebuild, nothing changed", f"{s2:.2f} s"))
     except RuntimeError as e:
         rows.append(("site build", f"failed: {str(e)[:200]}"))
+    rows += search_bench(corpus, cache, data)
+    if not a.skip_server:
+        rows += server_bench(corpus, cache, data, a.load_seconds)
     if not a.skip_peers:
         rows += peers(corpus, tmp)
     write_results(a.size, rows)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def search_bench(corpus: Path, cache: Path, data: Path) -> list[tuple[str, str]]:
+    """Index build (cold, after one appended message) and query latency, in a child process."""
+    code = f"""
+import json, time
+from pathlib import Path
+from ccsgen.config import Config
+from ccsgen.catalog import Catalog
+cfg = Config.from_options([Path({str(corpus)!r})], Path({str(cache)!r}), Path({str(data)!r}))
+cat = Catalog.open(cfg)
+t = time.perf_counter(); r = cat.reindex(); cold = time.perf_counter() - t
+import sys; sys.path.insert(0, {str(HERE)!r})
+from run import append_message
+append_message(Path({str(corpus)!r}))
+t = time.perf_counter(); cat.refresh(); inc = time.perf_counter() - t
+from ccsgen.search import bench_queries
+q = bench_queries(cat, ["error", "test", "refactor database", "\\"fix the bug\\"", "python OR rust",
+                       "deploy -docker", "role:user config", "session*", "migration", "timeout"])
+print(json.dumps({{"cold": cold, "inc": inc, "q": q, "idx": r}}))
+"""
+    try:
+        secs, rss, out = run([sys.executable, "-c", code])
+        d = json.loads(out.strip().splitlines()[-1])
+    except (RuntimeError, ValueError, IndexError) as e:
+        return [("search index", f"not measured: {str(e)[:300]}")]
+    q = d["q"]
+    return [
+        ("search index, cold (reindex)", f"{d['cold']:.2f} s"),
+        ("refresh + reindex after one appended message", f"{d['inc']:.2f} s"),
+        ("query latency over 10 queries", f"p50 {q.get('p50_ms', float('nan')):.1f} ms, "
+                                          f"p99 {q.get('p99_ms', float('nan')):.1f} ms"),
+    ]
+
+
+def server_bench(corpus: Path, cache: Path, data: Path, seconds: float) -> list[tuple[str, str]]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = subprocess.Popen([sys.executable, "-m", "ccsgen.cli", "serve", "--claude-dir", str(corpus), "--cache-dir",
+                            str(cache), "--data-dir", str(data), "--port", str(port), "--no-watch", "--quiet",
+                            "--out", str(cache.parent / "site")],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import urllib.request
+
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        out = subprocess.run([sys.executable, str(HERE / "load.py"), "--url", f"http://127.0.0.1:{port}",
+                              "--seconds", str(seconds), "--connections", "32"],
+                             capture_output=True, text=True, timeout=seconds * 10 + 120)
+        table = out.stdout.strip()
+        if not table:
+            return [("server load", f"failed: {out.stderr[-300:]}")]
+        EXTRA.append(f"Server load, {seconds:.0f} s per route, 32 keep-alive connections, client on the same "
+                     f"machine:\n\n{table}\n")
+        return [("server load", "table below")]
+    finally:
+        srv.terminate()
+        try:
+            srv.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            srv.kill()
 
 
 def peers(corpus: Path, tmp: Path) -> list[tuple[str, str]]:
@@ -159,6 +234,50 @@ def peers(corpus: Path, tmp: Path) -> list[tuple[str, str]]:
             rows.append(("ccusage 20.0.24 `daily --json --offline`", f"{median(times):.2f} s"))
         except (subprocess.SubprocessError, RuntimeError, OSError) as e:
             rows.append(("ccusage", f"not measured: {str(e)[:120]}"))
+    rows += claude_code_log(tmp)
+    return rows
+
+
+def claude_code_log(tmp: Path) -> list[tuple[str, str]]:
+    """Site generation side by side with claude-code-log 1.7.0 on shared/corpus/claude."""
+    if not SHARED.is_dir():
+        return [("claude-code-log comparison", "not measured: shared corpus missing")]
+    rows = []
+    env = dict(os.environ)
+    cache, data, site = tmp / "ccl-cache", tmp / "ccl-data", tmp / "ccl-site"
+    base = [sys.executable, "-m", "ccsgen.cli", "build", "--quiet", "--claude-dir", str(SHARED), "--cache-dir",
+            str(cache), "--data-dir", str(data), "--out", str(site)]
+    ours = []
+    for _ in range(3):
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(site, ignore_errors=True)
+        ours.append(run(base, env)[0])
+    our_size = dir_size(site)
+    rows.append(("ccsgen build, shared corpus (cold, cache and site)", f"{median(ours):.2f} s, {our_size / 1e6:.1f} MB"))
+    venv = tmp / "ccl-venv"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "claude-code-log==1.7.0"], check=True,
+                       capture_output=True, timeout=900)
+    except (subprocess.SubprocessError, OSError) as e:
+        return rows + [("claude-code-log 1.7.0", f"not installable here: {str(e)[:200]}")]
+    work = tmp / "ccl-copy"
+    times = []
+    for _ in range(3):
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(SHARED, work)  # it writes its HTML next to the logs; never into shared/
+        out = tmp / "ccl-out"
+        shutil.rmtree(out, ignore_errors=True)
+        try:
+            s, _, _ = run([str(venv / "bin" / "claude-code-log"), str(work / "projects"), "-o", str(out),
+                           "--all-projects"], env)
+        except RuntimeError as e:
+            return rows + [("claude-code-log 1.7.0", f"failed: {str(e)[:200]}")]
+        times.append(s)
+    their_size = dir_size(work) - dir_size(SHARED) + (dir_size(out) if out.exists() else 0)
+    rows.append(("claude-code-log 1.7.0, same corpus", f"{median(times):.2f} s, {their_size / 1e6:.1f} MB"))
+    rows.append(("ratio (claude-code-log / ccsgen)", f"time {median(times) / median(ours):.1f}x, "
+                                                     f"size {their_size / max(our_size, 1):.1f}x"))
     return rows
 
 
@@ -168,7 +287,7 @@ def write_results(size: str, rows: list[tuple[str, str]]) -> None:
     lines = [head, f"\n## {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} — {size} demo corpus\n",
              f"Machine: {machine()}\n", "| what | figure |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n" + "".join("\n" + x for x in EXTRA)
     with open(out, "a") as f:
         f.write(text)
     print(text)

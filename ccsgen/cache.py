@@ -38,7 +38,16 @@ log = logging.getLogger(__name__)
 HEAD_BYTES = 1024
 RAW_TABLES = ("entries", "usage", "blocks", "meta", "history", "issues")
 MAX_SEGMENTS = 12
-CACHE_FORMAT = 3
+#: bump when the meaning of the raw rows changes; schema changes are caught by ``cache_format()`` itself
+CACHE_VERSION = 4
+
+
+def cache_format() -> str:
+    """Identifies the layout of the cached rows: a cache written with another layout is rebuilt."""
+    from .tables import RAW_SCHEMAS
+
+    sig = repr(sorted((n, [(c, str(t)) for c, t in cols.items()]) for n, cols in RAW_SCHEMAS.items()))
+    return f"{CACHE_VERSION}-" + hashlib.blake2b(sig.encode(), digest_size=6).hexdigest()
 #: files smaller than this are read in the main process even when a pool is used
 POOL_MIN_BYTES = 64 * 1024 * 1024
 #: input bytes buffered before a Parquet part is written (bounds memory on a cold build)
@@ -63,7 +72,7 @@ class FileState(msgspec.Struct):
 
 
 class Manifest(msgspec.Struct):
-    format: int = CACHE_FORMAT
+    format: str = ""
     next_file_id: int = 1
     next_segment: int = 1
     files: dict[str, FileState] = {}
@@ -107,14 +116,15 @@ def _head_hash(path: Path, n: int) -> str:
 def load_manifest(cache_dir: Path) -> Manifest:
     p = cache_dir / "manifest.json"
     if not p.is_file():
-        return Manifest()
+        return Manifest(format=cache_format())
     try:
         m = msgspec.json.decode(p.read_bytes(), type=Manifest)
     except msgspec.MsgspecError:
-        log.warning("cache manifest unreadable; rebuilding")
-        return Manifest()
-    if m.format != CACHE_FORMAT:
-        return Manifest()
+        log.warning("cache manifest unreadable or from another version; rebuilding")
+        return Manifest(format=cache_format())
+    if m.format != cache_format():
+        log.info("cache written by another version; rebuilding")
+        return Manifest(format=cache_format())
     return m
 
 
@@ -258,7 +268,7 @@ def ingest(
     seg_dir = cache_dir / "segments"
     if full and seg_dir.exists():
         shutil.rmtree(seg_dir)
-    m = Manifest() if full else load_manifest(cache_dir)
+    m = Manifest(format=cache_format()) if full else load_manifest(cache_dir)
     if not m.segments and seg_dir.exists():
         shutil.rmtree(seg_dir)
     seg_dir.mkdir(parents=True, exist_ok=True)

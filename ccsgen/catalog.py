@@ -68,6 +68,13 @@ class Catalog:
         self._snap: Snapshot = self._load()
         self._cache: dict = {}
         self.extensions: dict = {}  # search index, user data … attached by their modules
+        try:
+            from . import search
+
+            search.attach(self)
+        except Exception:  # noqa: BLE001 - a broken index must not take the numbers down with it
+            log.exception("search service failed to start")
+            self.extensions["services"] = {"search": False, "qa": False, "tags": False}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -265,6 +272,70 @@ class Catalog:
             except OSError:
                 continue
         return out
+
+    # ------------------------------------------------------------------ search, Q&A, tags (see ccsgen/search)
+
+    def _search(self):
+        from . import search
+
+        return search.service(self)
+
+    def search_messages(self, q: str = "", **kw) -> dict:
+        """StackUnderflow's /api/search: {results, total, page, per_page, total_pages, query}."""
+        return self._search().search_messages(q, **kw)
+
+    def search_messages_ccsinfo(self, q: str, limit: int = 50) -> list[dict]:
+        """ccsinfo's /search/messages items."""
+        res = self._search().search_messages(q, limit=limit)["results"]
+        keys = ("session_id", "project_path", "message_uuid", "message_type", "timestamp", "snippet")
+        return [{k: r.get(k) for k in keys} for r in res]
+
+    def search_sessions(self, q: str = "", **kw) -> list[str]:
+        return self._search().search_sessions(q, **kw)
+
+    def search_prompts(self, q: str = "", **kw) -> list[dict]:
+        return self._search().search_prompts(q, **kw)
+
+    def qa_list(self, **kw) -> dict:
+        return self._search().qa_list(**kw)
+
+    def qa_get(self, qa_id: str) -> dict | None:
+        return self._search().qa_get(qa_id)
+
+    def qa_stats(self) -> dict:
+        return self._search().qa_stats()
+
+    def tags_cloud(self) -> dict:
+        return self._search().tags_cloud()
+
+    def sessions_by_tag(self, tag: str) -> dict:
+        return self._search().sessions_by_tag(tag)
+
+    def session_tags(self, session_id: str) -> dict:
+        return self._search().session_tags(session_id)
+
+    def add_tag(self, session_id: str, tag: str) -> dict:
+        return self._search().add_tag(session_id, tag)
+
+    def remove_tag(self, session_id: str, tag: str) -> dict:
+        return self._search().remove_tag(session_id, tag)
+
+    def reindex(self, full: bool = True) -> dict:
+        """Rebuild (or, with full=False, catch up) the search index, Q&A pairs and tags; blocking."""
+        return self._search().reindex(full=full)
+
+    def reindex_qa(self) -> dict:
+        r = self.reindex()
+        return {"projects_indexed": r.get("projects_indexed", 0), "total_qa_indexed": r.get("total_qa_indexed", 0),
+                "elapsed_ms": r.get("elapsed_ms", 0.0)}
+
+    def reindex_tags(self) -> dict:
+        r = self.reindex()
+        return {"projects_indexed": r.get("projects_indexed", 0),
+                "total_sessions_tagged": r.get("total_sessions_tagged", 0), "elapsed_ms": r.get("elapsed_ms", 0.0)}
+
+    def index_stats(self) -> dict:
+        return self._search().index_stats()
 
     # ------------------------------------------------------------------ stats (see stats.py)
 

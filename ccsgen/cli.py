@@ -8,6 +8,7 @@ are registered at the bottom.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import webbrowser
 from pathlib import Path
@@ -24,6 +25,9 @@ from .cli_common import (
     DataDirOpt,
     JsonOpt,
     QuietOpt,
+    SinceOpt,
+    TzOpt,
+    UntilOpt,
     console,
     fail,
     make_config,
@@ -130,9 +134,6 @@ def _build_site(cat, out: Path, publish: bool, quiet: bool) -> dict | None:
 
 # ---------------------------------------------------------------- usage (ccusage)
 
-SinceOpt = Annotated[str | None, typer.Option("--since", help="First day (YYYY-MM-DD or YYYYMMDD).")]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="Last day (YYYY-MM-DD or YYYYMMDD).")]
-TzOpt = Annotated[str, typer.Option("--timezone", "-z", help="IANA time zone for day boundaries.")]
 BreakdownOpt = Annotated[bool, typer.Option("--breakdown", "-b", help="Per-model rows under each period.")]
 ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Only this project (dir name or prefix).")]
 OrderOpt = Annotated[str, typer.Option("--order", help="asc or desc.")]
@@ -173,6 +174,11 @@ def _usage(kind: str, claude_dir, cache_dir, since, until, timezone, project, or
     _usage_table(kind, data, breakdown)
 
 
+def short_model(name: str) -> str:
+    """claude-sonnet-4-20250514 -> sonnet-4 (for narrow terminal columns; JSON keeps full names)."""
+    return re.sub(r"-\d{8}$", "", name.removeprefix("claude-"))
+
+
 def _usage_table(kind: str, data: dict, breakdown: bool) -> None:
     key = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", "session": "sessions", "blocks": "blocks"}[kind]
     label = {"daily": "date", "weekly": "week", "monthly": "month", "session": "sessionId", "blocks": "id"}[kind]
@@ -189,12 +195,12 @@ def _usage_table(kind: str, data: dict, breakdown: bool) -> None:
             vals = (tc["inputTokens"], tc["outputTokens"], tc["cacheCreationInputTokens"], tc["cacheReadInputTokens"],
                     r["totalTokens"], r["costUSD"])
             name = r["startTime"][:16].replace("T", " ") + (" (active)" if r["isActive"] else "")
-            models = ", ".join(r["models"])
+            models = ", ".join(short_model(m) for m in r["models"])
         else:
             vals = (r["inputTokens"], r["outputTokens"], r["cacheCreationTokens"], r["cacheReadTokens"],
                     r["totalTokens"], r["totalCost"])
             name = str(r[label])
-            models = ", ".join(r["modelsUsed"])
+            models = ", ".join(short_model(m) for m in r["modelsUsed"])
         t.add_row(name, models, *[f"{v:,}" for v in vals[:5]], f"${vals[5]:,.2f}")
         if breakdown and kind != "blocks":
             for b in r["modelBreakdowns"]:
@@ -344,9 +350,15 @@ def version() -> None:
 
 
 def _register() -> None:
-    from . import cli_serve
+    from . import cli_query, cli_serve, report
 
     app.command("serve")(cli_serve.serve)
+    app.add_typer(cli_query.sessions_app, name="sessions")
+    app.add_typer(cli_query.projects_app, name="projects")
+    app.add_typer(cli_query.tasks_app, name="tasks")
+    app.add_typer(cli_query.stats_app, name="stats")
+    app.add_typer(cli_query.search_app, name="search")
+    app.command("report")(report.report_cmd)
 
 
 _register()

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .config import Config
@@ -42,12 +43,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or report.")]
 
 
+SinceOpt = Annotated[str | None, typer.Option("--since", help="First day (YYYY-MM-DD or YYYYMMDD).")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Last day (YYYY-MM-DD or YYYYMMDD).")]
+TzOpt = Annotated[str, typer.Option("--timezone", "-z", help="IANA time zone for day boundaries.")]
+
+
 def make_config(claude_dir: list[Path] | None, cache_dir: Path | None, data_dir: Path | None) -> Config:
     return Config.from_options(claude_dir, cache_dir, data_dir)
 
 
 def fail(msg: str, code: int = 2) -> typer.Exit:
-    console(stderr=True).print(f"[red]error:[/red] {msg}", markup=True)
+    console(stderr=True).print(f"[red]error:[/red] {escape(msg)}", markup=True)
     return typer.Exit(code)
 
 

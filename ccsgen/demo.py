@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import os
 import random
 import re
 import struct
@@ -474,13 +475,15 @@ class _Gen:
             self._iso_p = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s))
         return f"{self._iso_p}.{r:03d}Z"
 
-    def write(self, path: Path, data: bytes, transcript: bool = False) -> None:
+    def write(self, path: Path, data: bytes, transcript: bool = False, mtime_ms: int | None = None) -> None:
         parent = str(path.parent)
         if parent not in self._dirs:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._dirs.add(parent)
         with open(path, "wb", buffering=0) as f:
             f.write(data)
+        if mtime_ms is not None:  # a log file was last written when its session last spoke
+            os.utime(path, ns=(mtime_ms * 1_000_000, mtime_ms * 1_000_000))
         self.total += len(data)
         self.files += 1
         if transcript:
@@ -657,7 +660,7 @@ class _Gen:
         proj.last_leaf = tr.last
         pdir = self.out / "projects" / proj.dirname
         if "orphan" not in flags:
-            self.write(pdir / f"{s.sid}.jsonl", tr.data(), transcript=True)
+            self.write(pdir / f"{s.sid}.jsonl", tr.data(), transcript=True, mtime_ms=s.t)
             self.sessions += 1
         if s.used_todo or rng.random() < 0.2:
             self.write(self.out / "todos" / f"{s.sid}-agent-{s.sid}.json", orjson.dumps(s.todos))
@@ -1347,10 +1350,10 @@ class _Gen:
         s.model, s.thinking = saved_model, saved_thinking
         pdir = self.out / "projects" / s.proj.dirname
         if legacy:
-            self.write(pdir / f"agent-{agent_id}.jsonl", sub.data(), transcript=True)
+            self.write(pdir / f"agent-{agent_id}.jsonl", sub.data(), transcript=True, mtime_ms=s.t)
         else:
             adir = pdir / s.sid / "subagents"
-            self.write(adir / f"agent-{agent_id}.jsonl", sub.data(), transcript=True)
+            self.write(adir / f"agent-{agent_id}.jsonl", sub.data(), transcript=True, mtime_ms=s.t)
             self.write(adir / f"agent-{agent_id}.meta.json", orjson.dumps(
                 {"agentType": atype, "description": blk["input"]["description"]}))  # fmt: skip
         if sub.mirror:

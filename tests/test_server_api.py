@@ -272,7 +272,8 @@ SERVICE_ROUTES = [
 
 
 @pytest.mark.parametrize(("method", "path", "name"), SERVICE_ROUTES)
-def test_services_answer_503_until_they_exist(app, method, path, name):
+def test_services_answer_503_when_they_failed_to_start(app, corpus, monkeypatch, method, path, name):
+    monkeypatch.setitem(corpus.cat.extensions, "services", {"search": False, "qa": False, "tags": False})
     if method == "get":
         r = app.get(path, status=503)
     elif method == "delete":
@@ -282,10 +283,13 @@ def test_services_answer_503_until_they_exist(app, method, path, name):
     assert r.json == {"error": f"{name} service unavailable"}
 
 
-def test_health_reports_services(app):
+def test_health_reports_services(app, corpus, monkeypatch):
     h = app.get("/api/health").json
-    assert h == {"status": "ok", "services": {"search": False, "qa": False, "tags": False, "bookmarks": True,
+    assert h == {"status": "ok", "services": {"search": True, "qa": True, "tags": True, "bookmarks": True,
                                                "pricing": True}}
+    monkeypatch.setitem(corpus.cat.extensions, "services", {"search": False, "qa": False, "tags": False})
+    h = app.get("/api/health").json
+    assert h["services"] == {"search": False, "qa": False, "tags": False, "bookmarks": True, "pricing": True}
 
 
 class FakeServices:

@@ -150,7 +150,8 @@ def test_stats(app):
     assert all({"tool", "count"} <= set(x) for x in tr["most_used_tools"])
 
 
-def test_search_routes_are_503_without_the_search_service(app):
+def test_search_routes_are_503_without_the_search_service(app, corpus, monkeypatch):
+    monkeypatch.setitem(corpus.cat.extensions, "services", {"search": False, "qa": False, "tags": False})
     for path in ("/search?q=x", "/search/messages?q=x", "/search/history?q=x"):
         assert app.get(path, status=503).json == {"detail": "Search service unavailable"}
 

@@ -100,6 +100,11 @@ def build(
                                   cfg.prices_file)
     cat = open_catalog(cfg, quiet=quiet or json_out, full=full)
     rep = cat.report
+    with rep.stage("index"):
+        try:
+            cat.reindex(full=full)
+        except Exception as e:  # noqa: BLE001 - numbers and pages do not need the search index
+            console(stderr=True).print(f"warning: search index not updated: {e}")
     site_info = None
     if not no_site:
         site_info = _build_site(cat, out, publish=publish, quiet=quiet or json_out)

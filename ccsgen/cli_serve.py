@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +45,8 @@ def serve(
     cfg = make_config(claude_dir, cache_dir, data_dir)
     out_console = console(stderr=True)
     cat = open_catalog(cfg, quiet=quiet)
+    # the search index catches up in the background; search answers from the previous index meanwhile
+    threading.Thread(target=_catch_up_index, args=(cat,), name="ccsgen-index", daemon=True).start()
     site_dir = _build_site(cat, out, quiet)
     if not is_loopback(host):
         msg = f"warning: bound to {host}: other machines can reach this server"
@@ -64,6 +67,13 @@ def serve(
         srv.run()
     except KeyboardInterrupt:
         pass
+
+
+def _catch_up_index(cat) -> None:
+    try:
+        cat.reindex(full=False)
+    except Exception as e:  # noqa: BLE001 - search reports itself down; the rest keeps serving
+        logging.getLogger(__name__).error("search index not updated: %s", e)
 
 
 def _build_site(cat, out: Path, quiet: bool) -> Path | None:

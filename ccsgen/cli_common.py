@@ -13,9 +13,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .config import Config
+from .progress import Progress
 
 
 def console(stderr: bool = False) -> Console:
@@ -57,30 +57,8 @@ def fail(msg: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-class RichProgress:
-    """The one progress helper: silent with --quiet or when stderr is not a terminal."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
-        self._p: Progress | None = None
-        self._task = None
-
-    def start(self, label: str, total: int) -> None:
-        if not self.enabled:
-            return
-        self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-                           TimeRemainingColumn(), console=console(stderr=True), transient=True)
-        self._p.start()
-        self._task = self._p.add_task(label, total=max(total, 1))
-
-    def advance(self, n: int) -> None:
-        if self._p is not None:
-            self._p.advance(self._task, n)
-
-    def stop(self) -> None:
-        if self._p is not None:
-            self._p.stop()
-            self._p = None
+class RichProgress(Progress):
+    """The CLI's progress bar (bytes read)."""
 
 
 def open_catalog(cfg: Config, quiet: bool = True, refresh: bool = True, full: bool = False):

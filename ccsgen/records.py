@@ -215,9 +215,14 @@ def repair(raw: bytes) -> tuple[bytes, str] | None:
     return None
 
 
-def _decode_line(raw: bytes, path: str, line_no: int, issues: list[ParseIssue]) -> Line | None:
+def _decode(raw: bytes, decoder: msgspec.json.Decoder, path: str, line_no: int, issues: list[ParseIssue],
+            salvage):
+    """Decode one line with ``decoder``; repair bad bytes; hand valid JSON of an odd shape to ``salvage``.
+
+    Never raises: what cannot be read becomes a ParseIssue and ``None``.
+    """
     try:
-        return _line_decoder.decode(raw)
+        return decoder.decode(raw)
     except msgspec.ValidationError:
         pass
     except (msgspec.DecodeError, UnicodeDecodeError):
@@ -225,10 +230,10 @@ def _decode_line(raw: bytes, path: str, line_no: int, issues: list[ParseIssue]) 
         if fixed is None:
             issues.append(ParseIssue(path, line_no, "invalid json"))
             return None
-        line = _decode_line(fixed[0], path, line_no, issues)
-        if line is not None:
+        got = _decode(fixed[0], decoder, path, line_no, issues, salvage)
+        if got is not None:
             issues.append(ParseIssue(path, line_no, fixed[1]))
-        return line
+        return got
     # valid JSON that does not fit the typed record: not an object, or a field of an odd type
     try:
         obj = _any_decoder.decode(raw)
@@ -238,7 +243,11 @@ def _decode_line(raw: bytes, path: str, line_no: int, issues: list[ParseIssue]) 
     if not isinstance(obj, dict):
         issues.append(ParseIssue(path, line_no, "not an object"))
         return None
-    return _lenient(obj, path, line_no, issues)
+    return salvage(obj, path, line_no, issues)
+
+
+def _decode_line(raw: bytes, path: str, line_no: int, issues: list[ParseIssue]) -> Line | None:
+    return _decode(raw, _line_decoder, path, line_no, issues, _lenient)
 
 
 def _lenient(obj: dict, path: str, line_no: int, issues: list[ParseIssue]) -> Line | None:
@@ -605,27 +614,10 @@ def _one_line(raw: bytes, path: str, line_no: int, ch: Chunk, file_id: int, proj
 
 
 def _history_line(raw: bytes, path: str, line_no: int, issues: list[ParseIssue]) -> HistoryLine | None:
-    try:
-        return _hist_decoder.decode(raw)
-    except msgspec.ValidationError:
-        pass
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        fixed = repair(raw)
-        if fixed is None:
-            issues.append(ParseIssue(path, line_no, "invalid json"))
-            return None
-        h = _history_line(fixed[0], path, line_no, issues)
-        if h is not None:
-            issues.append(ParseIssue(path, line_no, fixed[1]))
-        return h
-    try:
-        obj = _any_decoder.decode(raw)
-    except (msgspec.MsgspecError, UnicodeDecodeError):
-        issues.append(ParseIssue(path, line_no, "invalid json"))
-        return None
-    if not isinstance(obj, dict):
-        issues.append(ParseIssue(path, line_no, "not an object"))
-        return None
+    return _decode(raw, _hist_decoder, path, line_no, issues, _history_salvage)
+
+
+def _history_salvage(obj: dict, path: str, line_no: int, issues: list[ParseIssue]) -> HistoryLine:
     keep = {k: v for k, v in obj.items() if k in ("display", "project", "sessionId") and isinstance(v, str)}
     ts = obj.get("timestamp")
     if isinstance(ts, (int, float)) and not isinstance(ts, bool):

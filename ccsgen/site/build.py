@@ -20,7 +20,6 @@ import hashlib
 import logging
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from .. import __version__
+from ..progress import Progress
 from . import pages as P
 from . import session_pages as SP
 from .assets import build_assets
@@ -76,7 +76,8 @@ def build_site(cat, out: Path, *, publish: bool = False, quiet: bool = True,
     data_key = _data_key(w, jobs)
     lap("plan")
 
-    progress = _Progress(len(jobs), enabled=not quiet)
+    progress = Progress(enabled=not quiet and len(jobs) > 50, units="pages")
+    progress.start("site", len(jobs))
     pool, futures, n_workers = _start_workers(cat, out, renderer, assets.names, publish, redact, jobs, w, workers)
     if pool is None:
         SP.render_jobs(cat, renderer, w, jobs, images=not publish, redact=redact, progress=progress.advance)
@@ -269,29 +270,6 @@ def _stopwatch(timings: dict[str, float]) -> Callable[[str], None]:
         last[0] = now
 
     return lap
-
-
-class _Progress:
-    """A progress bar over transcripts on a terminal; nothing with --quiet or when stderr is not a tty."""
-
-    def __init__(self, total: int, enabled: bool):
-        self._p = None
-        if enabled and total > 50 and sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._p = Progress(TextColumn("[bold]site"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                               transient=True)
-            self._p.start()
-            self._task = self._p.add_task("site", total=total)
-
-    def advance(self, n: int = 1) -> None:
-        if self._p is not None:
-            self._p.advance(self._task, n)
-
-    def stop(self) -> None:
-        if self._p is not None:
-            self._p.stop()
-            self._p = None
 
 
 DEFAULT_REDACTOR = "ccsgen.redact"

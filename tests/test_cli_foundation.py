@@ -4,7 +4,6 @@ one real subprocess for the installed entry point."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -388,7 +387,6 @@ def test_pricing_with_a_malformed_overrides_file(tmp_path):
 # ---------------------------------------------------------------- demo, help, entry point
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ccsgen.demo") is None, reason="ccsgen/demo.py not there yet")
 def test_demo_then_build(tmp_path):
     out = tmp_path / "demo-claude"
     r = run("demo", "--out", out, "--size", "300KB", "--seed", "7")

@@ -8,16 +8,15 @@ import threading
 import urllib.request
 
 import pytest
+import waitress
 from test_cli_query import APP, P1, P2, S1, S3, write_corpus
 from typer.testing import CliRunner
 
 from ccsgen.catalog import Catalog
 from ccsgen.config import Config
+from ccsgen.server import app as app_mod
 
-app_mod = pytest.importorskip("ccsgen.server.app", reason="the server (ccsgen.server.app) is not there yet")
-if not hasattr(app_mod, "make_app"):
-    pytest.skip("ccsgen.server.app.make_app is not there yet", allow_module_level=True)
-waitress = pytest.importorskip("waitress")
+_LIVE: dict = {}
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +27,7 @@ def live(tmp_path_factory):
     srv_cfg = Config(claude_dirs=(claude,), cache_dir=root / "srv-cache", data_dir=root / "srv-data",
                      prices_file=None)
     cat = Catalog.open(srv_cfg)
+    _LIVE["cat"] = cat
     app = app_mod.make_app(cat, app_mod.Settings(host="127.0.0.1", port=None))
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
     t = threading.Thread(target=server.run, daemon=True)
@@ -75,12 +75,9 @@ SEARCH_CASES = [
     (["search", "messages", "failing", "--limit", "3"], "/search/messages?q=failing&limit=3"),
     (["search", "history", "other"], "/search/history?q=other"),
 ]
-has_search = all(hasattr(Catalog, m) for m in ("search_sessions", "search_messages_ccsinfo", "search_prompts"))
 
 
-@pytest.mark.parametrize("args,route", CASES + [
-    pytest.param(a, r, marks=pytest.mark.skipif(not has_search, reason="Catalog search methods not there yet"))
-    for a, r in SEARCH_CASES], ids=[" ".join(a) for a, _ in CASES + SEARCH_CASES])
+@pytest.mark.parametrize("args,route", CASES + SEARCH_CASES, ids=[" ".join(a) for a, _ in CASES + SEARCH_CASES])
 def test_remote_json_is_the_route_body_and_the_local_output(live, args, route):
     local, url = live
     remote = cli([*args[:2], "--json", *args[2:]], ["--server-url", url])
@@ -127,8 +124,8 @@ def test_server_side_validation_maps_to_usage_error(live):
     assert getattr(e.value, "exit_code", None) == EXIT_USAGE
 
 
-@pytest.mark.skipif(has_search, reason="search is wired: the route answers 200")
-def test_remote_search_unavailable_exits_3(live):
+def test_remote_search_unavailable_exits_3(live, monkeypatch):
     _, url = live
+    monkeypatch.setitem(_LIVE["cat"].extensions, "services", {"search": False, "qa": False, "tags": False})
     res = cli(["search", "messages", "failing"], ["--server-url", url])
     assert res.exit_code == 3 and "HTTP 503" in res.stderr and "not available" in res.stderr

@@ -26,7 +26,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -381,14 +380,8 @@ def _check_token(token: str, surface: str) -> None:
 
 
 def apidocs_dir() -> Path:
-    """The vendored Swagger UI (templates/static/apidocs, shipped as ccsgen/templates)."""
-    try:
-        p = Path(str(resources.files("ccsgen.templates"))) / "static" / "apidocs"
-        if p.is_dir():
-            return p
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[2] / "templates" / "static" / "apidocs"
+    """The vendored, pinned Swagger UI (ccsgen/vendor/apidocs; see its README for the version)."""
+    return Path(__file__).resolve().parents[1] / "vendor" / "apidocs"
 
 
 def _safe_static(root: Path, rel: str):

@@ -1,4 +1,4 @@
-"""Serving: the app under waitress (threaded, never wsgiref), and the watch loop that keeps it fresh.
+"""Serving: the app under waitress (threaded; never the stdlib reference server), and the watch loop that keeps it fresh.
 
     server = Server(catalog, Settings(port=0))   # binds now; server.port is the real port
     server.start_watching()                      # refresh when the logs change

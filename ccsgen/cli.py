@@ -75,7 +75,8 @@ def build(
                                        "exist (always, with --demo-only).")] = False,
     demo_only: Annotated[bool, typer.Option("--demo-only", help="Build from the demo corpus even if real "
                                             "logs exist.")] = False,
-    no_site: Annotated[bool, typer.Option("--no-site", help="Only ingest and derive the tables.")] = False,
+    no_site: Annotated[bool, typer.Option("--no-site", help="Do not write the site.")] = False,
+    no_index: Annotated[bool, typer.Option("--no-index", help="Do not update the search index.")] = False,
     publish: Annotated[bool, typer.Option("--publish", help="Write a redacted site meant for sharing.")] = False,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the site in a browser when done.")] = False,
     quiet: QuietOpt = False,
@@ -100,11 +101,12 @@ def build(
                                   cfg.prices_file)
     cat = open_catalog(cfg, quiet=quiet or json_out, full=full)
     rep = cat.report
-    with rep.stage("index"):
-        try:
-            cat.reindex(full=full)
-        except Exception as e:  # noqa: BLE001 - numbers and pages do not need the search index
-            console(stderr=True).print(f"warning: search index not updated: {e}")
+    if not no_index:
+        with rep.stage("index"):
+            try:
+                cat.reindex(full=full)
+            except Exception as e:  # noqa: BLE001 - numbers and pages do not need the search index
+                console(stderr=True).print(f"warning: search index not updated: {e}")
     site_info = None
     if not no_site:
         site_info = _build_site(cat, out, publish=publish, quiet=quiet or json_out)

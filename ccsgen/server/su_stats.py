@@ -40,7 +40,9 @@ READ_TOOLS = ("Read", "NotebookRead")
 BASH_TOOLS = ("Bash", "BashOutput", "KillShell")
 IDLE_GAP_S = 60.0
 PREVIEW = 100
-MAX_DETAILS = 1000  # command_details / command_costs / error_details rows kept (largest first where sorted)
+#: rows kept in the detail lists (command_details, command_costs, error_details, assistant_details: the most
+#: recent or largest); the counts beside them always cover every row
+MAX_DETAILS = 1000
 ERROR_CATEGORIES = (
     ("User Interruption", r"interrupted by user|user (?:rejected|denied|doesn't want)"),
     ("Permission Error", r"permission denied|not permitted|EACCES|requires approval"),
@@ -399,7 +401,7 @@ def errors_section(f: ProjectFrames) -> dict:
         "by_category": dict(sorted(cats.items(), key=lambda kv: -kv[1])),
         "error_details": details,
         "assistant_details": [{"timestamp": iso(t), "is_error": bool(err)}
-                              for t, err in asst.select("timestamp", "is_api_error").iter_rows()],
+                              for t, err in asst.select("timestamp", "is_api_error").tail(MAX_DETAILS).iter_rows()],
     }
 
 

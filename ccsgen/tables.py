@@ -68,12 +68,11 @@ TITLE_LEN = 120
 
 
 def parse_ts(col: str) -> pl.Expr:
-    """ISO-8601 strings (``…Z`` or ``+00:00``, with or without ms) -> UTC datetimes; junk -> null."""
-    c = pl.col(col).str.replace(r"\+00:00$", "Z")
+    """ISO-8601 strings (``…Z`` or ``+00:00``, with or without a fraction) -> UTC datetimes; junk -> null."""
+    c = pl.col(col).str.replace("+00:00", "Z", literal=True)
     return pl.coalesce(
-        c.str.strptime(TS, "%Y-%m-%dT%H:%M:%S%.fZ", strict=False),
-        c.str.strptime(TS, "%Y-%m-%dT%H:%M:%SZ", strict=False),
-        c.str.strptime(TS, "%Y-%m-%dT%H:%M:%S%.f%z", strict=False),
+        c.str.strptime(TS, "%Y-%m-%dT%H:%M:%S%.fZ", strict=False),  # %.f: the fraction may be absent
+        c.str.strptime(TS, "%Y-%m-%dT%H:%M:%S%.f%z", strict=False),  # other offsets
     ).alias(col)
 
 
@@ -92,11 +91,17 @@ def derive_responses(usage: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
         pl.col("timestamp").min().over("file_id").alias("_file_first"))
     keyed = df.filter(pl.col("msg_id").is_not_null() & pl.col("request_id").is_not_null())
     loose = df.filter(pl.col("msg_id").is_null() | pl.col("request_id").is_null())
-    keyed = (
-        keyed.sort(["_total", "_file_first", "session_id", "agent_id", "line_no"],
-                   descending=[True, False, False, False, False], nulls_last=True)
-        .unique(subset=["msg_id", "request_id"], keep="first", maintain_order=True)
+    key = ["msg_id", "request_id"]
+    # the line with the largest total; only ties (rare) need the full ordering
+    top = keyed.filter(pl.col("_total") == pl.col("_total").max().over(key))
+    n = pl.len().over(key)
+    ties = (
+        top.filter(n > 1)
+        .sort(["_total", "_file_first", "session_id", "agent_id", "line_no"],
+              descending=[True, False, False, False, False], nulls_last=True)
+        .unique(subset=key, keep="first", maintain_order=True)
     )
+    keyed = pl.concat([top.filter(n == 1), ties])
     out = pl.concat([keyed, loose]).sort(["timestamp", "file_id", "line_no"], nulls_last=True)
     out = add_cost(out.drop("_total", "_file_first"), prices)
     return out.with_columns(

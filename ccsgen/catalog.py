@@ -65,7 +65,7 @@ class Catalog:
         self.prices = PriceTable.load(cfg.prices_file)
         self._lock = threading.RLock()
         self._refresh_lock = threading.Lock()
-        self._snap: Snapshot = self._load()
+        self._snap_obj: Snapshot | None = None  # loaded on first use: a build that changed nothing reads nothing
         self._cache: dict = {}
         self.extensions: dict = {}  # search index, user data … attached by their modules
         try:
@@ -97,13 +97,23 @@ class Catalog:
             if rep.changed:
                 snap = self._load()
                 with self._lock:
-                    self._snap = snap
+                    self._snap_obj = snap
                     self._cache = {}
                     self.prices = PriceTable.load(self.cfg.prices_file)
             self.report = rep
             for hook in list(self.extensions.get("on_refresh", [])):
                 hook(self, rep)
             return rep
+
+    @property
+    def _snap(self) -> Snapshot:
+        snap = self._snap_obj
+        if snap is None:
+            with self._lock:
+                if self._snap_obj is None:
+                    self._snap_obj = self._load()
+                snap = self._snap_obj
+        return snap
 
     @property
     def snapshot(self) -> Snapshot:

@@ -118,8 +118,8 @@ def build(
         return
     if not quiet:
         _print_report(rep, out_console)
-        if cat.unpriced_models():
-            out_console.print(f"unpriced models (cost 0): {', '.join(cat.unpriced_models())}")
+        if rep.unpriced_models:
+            out_console.print(f"unpriced models (cost 0): {', '.join(rep.unpriced_models)}")
         if site_info:
             index = Path(site_info["out"]).resolve() / "index.html"
             out_console.print(f"site: {site_info['pages_written']} pages written, {site_info['pages_unchanged']} "

@@ -12,13 +12,12 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import msgspec
-import polars as pl
 
-from . import cache, sources, tables
-from .config import Config
-from .pricing import PriceTable
+from . import sources
+from .config import DERIVED_TABLES, Config
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +46,7 @@ class BuildReport:
     projects: int = 0
     responses: int = 0
     unpriced_models: list[str] = field(default_factory=list)
+    derive: str = "none"  # none (nothing changed), incremental (changed sessions only) or full
 
     @contextmanager
     def stage(self, name: str):
@@ -68,14 +68,25 @@ class BuildReport:
         return d
 
 
+#: bump when the derived tables' meaning changes: the next build derives everything again
+DERIVE_VERSION = 2
+
+
 class TablesState(msgspec.Struct):
-    """What the derived tables were built from (so an unchanged build can skip deriving)."""
+    """What the derived tables were built from (so an unchanged build can skip deriving), and the figures a
+    build report quotes (so an unchanged build reads no table)."""
 
     built_at: float = 0.0
     task_sig: str = ""
     prices_sig: str = ""
     bad_by_reason: dict[str, int] = {}
+    aux_bad_by_reason: dict[str, int] = {}
     unknown_types: dict[str, int] = {}
+    sessions: int = 0
+    projects: int = 0
+    responses: int = 0
+    unpriced_models: list[str] = []
+    version: int = 0
 
 
 def _sig(files: list[sources.SourceFile]) -> str:
@@ -89,14 +100,42 @@ def _sig(files: list[sources.SourceFile]) -> str:
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
+def _prices_sig(cfg: Config) -> str:
+    """Changes when the bundled price table (a new ccsgen) or the overrides file changes."""
+    from . import __version__
+
+    bundled = Path(__file__).with_name("data") / "prices.json"
+    parts = [__version__]
+    for p in (bundled, cfg.prices_file):
+        try:
+            st = os.stat(p) if p else None
+            parts.append(f"{p}:{st.st_size}:{st.st_mtime_ns}" if st else "")
+        except OSError:
+            parts.append(f"{p}:missing")
+    return "|".join(parts)
+
+
+def _load_state(path: Path) -> TablesState:
+    if path.is_file():
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=TablesState)
+        except msgspec.MsgspecError:
+            pass
+    return TablesState()
+
+
 def ingest_and_derive(cfg: Config, *, full: bool = False, progress=None, workers: int | None = None) -> BuildReport:
-    """Stages discover, read and tables. Leaves fresh Parquet tables in ``cfg.tables_dir``."""
+    """Stages discover, read and tables. Leaves fresh Parquet tables in ``cfg.tables_dir``.
+
+    A build that changed nothing imports no Polars and reads no table: its report comes from tables/state.json.
+    """
+    from . import cache
+
     rep = BuildReport()
     with rep.stage("discover"):
         files = sources.discover(cfg.claude_dirs)
     rep.files = sum(1 for f in files if f.kind in sources.TRANSCRIPT_KINDS or f.kind == sources.HISTORY)
     rep.aux_files = len(files) - rep.files
-    prices = PriceTable.load(cfg.prices_file)
     with rep.stage("read"):
         if workers is None:
             workers = min(2, os.cpu_count() or 1)
@@ -108,72 +147,63 @@ def ingest_and_derive(cfg: Config, *, full: bool = False, progress=None, workers
     tdir = cfg.tables_dir
     tdir.mkdir(parents=True, exist_ok=True)
     state_path = cfg.cache_dir / STATE_FILE
-    state = TablesState()
-    if state_path.is_file():
-        try:
-            state = msgspec.json.decode(state_path.read_bytes(), type=TablesState)
-        except msgspec.MsgspecError:
-            state = TablesState()
+    state = _load_state(state_path)
     aux = [f for f in files if f.kind in (sources.TASK, sources.TODO)]
     task_sig = _sig(aux)
-    prices_sig = f"{prices.source}|{prices.date}|{prices.overrides_from}|" + (
-        str(os.stat(cfg.prices_file).st_mtime_ns) if cfg.prices_file and cfg.prices_file.is_file() else "")
-    have_all = all((tdir / f"{n}.parquet").is_file() for n in tables.DERIVED)
-    need = full or ing.changed or not have_all or state.task_sig != task_sig or state.prices_sig != prices_sig
+    prices_sig = _prices_sig(cfg)
+    have_all = all((tdir / f"{n}.parquet").is_file() for n in DERIVED_TABLES)
+    same_base = have_all and state.version == DERIVE_VERSION and state.prices_sig == prices_sig
+    need = full or ing.changed or not same_base or state.task_sig != task_sig
     rep.changed = need
     if need:
         with rep.stage("tables"):
-            counts, unknown = derive_all(cfg, files, prices)
-        state = TablesState(time.time(), task_sig, prices_sig, counts, unknown)
-        state_path.write_bytes(msgspec.json.encode(state))
-    rep.bad_by_reason = dict(state.bad_by_reason)
+            state, rep.derive = _derive(cfg, files, state, incremental=same_base and not full,
+                                        changed=ing.changed_sessions, tasks_changed=state.task_sig != task_sig)
+        state.task_sig, state.prices_sig, state.version = task_sig, prices_sig, DERIVE_VERSION
+        tmp = state_path.with_suffix(".tmp")
+        tmp.write_bytes(msgspec.json.encode(state))
+        os.replace(tmp, state_path)
+    rep.bad_by_reason = dict(Counter(state.bad_by_reason) + Counter(state.aux_bad_by_reason))
     rep.unknown_types = dict(state.unknown_types)
     rep.bad_lines = sum(rep.bad_by_reason.values())
-    for name in ("sessions", "projects", "responses"):
-        setattr(rep, name, pl.scan_parquet(tdir / f"{name}.parquet").select(pl.len()).collect().item())
-    rep.unpriced_models = sorted(
-        pl.scan_parquet(tdir / "responses.parquet")
-        .filter(~pl.col("priced") & pl.col("model").is_not_null())
-        .select(pl.col("model").unique()).collect().get_column("model").to_list()
-    )
+    rep.sessions, rep.projects, rep.responses = state.sessions, state.projects, state.responses
+    rep.unpriced_models = list(state.unpriced_models)
     return rep
 
 
-def derive_all(cfg: Config, files: list[sources.SourceFile], prices: PriceTable) -> tuple[dict, dict]:
-    m = cache.load_manifest(cfg.cache_dir)
-    seg = cfg.cache_dir / "segments"
-    ent_cols = list(tables.DERIVE_ENTRY_COLS)
-    entries_lf = cache.scan_raw(seg, m, "entries")
-    entries = entries_lf.select(ent_cols).with_columns(tables.parse_ts("timestamp")).collect()
-    usage = cache.scan_raw(seg, m, "usage").collect()
-    blocks = cache.scan_raw(seg, m, "blocks").select(
-        "btype", "tool_id", "tool_name", "uuid", "session_id", "summary", "size", "file_id", "line_no",
-        "is_error", "result_agent_id",
+def _derive(cfg: Config, files: list[sources.SourceFile], old: TablesState, *, incremental: bool,
+            changed: set[str], tasks_changed: bool) -> tuple[TablesState, str]:
+    import polars as pl
+
+    from . import derive
+    from .pricing import PriceTable
+
+    prices = PriceTable.load(cfg.prices_file)
+    got, mode = None, "incremental"
+    if incremental and derive.can_derive_incrementally(cfg):
+        got = derive.derive_changed(cfg, files, prices, changed, tasks_changed=tasks_changed)
+        if got is not None:
+            log.info("derived %d changed sessions incrementally", len(changed))
+    if got is None:
+        got, mode = derive.derive_all(cfg, files, prices), "full"
+    bad, aux_bad, unknown = got
+    tdir = cfg.tables_dir
+    resp = pl.scan_parquet(tdir / "responses.parquet")
+    unpriced = sorted(
+        resp.filter(~pl.col("priced") & pl.col("model").is_not_null()).select(pl.col("model").unique())
+        .collect().get_column("model").to_list()
     )
-    meta = cache.scan_raw(seg, m, "meta").collect()
-    history = cache.scan_raw(seg, m, "history").collect()
-    issues = cache.scan_raw(seg, m, "issues").collect()
-    files_df = tables.files_frame(m.files)
-    responses = tables.derive_responses(usage, prices)
-    tool_calls = tables.derive_tool_calls(blocks, entries)
-    fp = tables.first_prompts(entries_lf)
-    sessions = tables.derive_sessions(entries, responses, tool_calls, meta, fp, files_df)
-    projects = tables.derive_projects(sessions, entries)
-    prompts = tables.derive_prompts(history)
-    extra_issues: list = []
-    tasks = tables.read_tasks(files, extra_issues)
-    todos = tables.read_todos(files, extra_issues)
-    out = {
-        "responses": responses, "tool_calls": tool_calls, "sessions": sessions, "projects": projects,
-        "prompts": prompts, "tasks": tasks, "todos": todos, "files": files_df,
-    }
-    for name, df in out.items():
-        tables.write_table(df, cfg.tables_dir / f"{name}.parquet")
-    reasons = Counter(r.split(":")[0] for r in issues.get_column("reason").to_list())
-    reasons.update(i.reason.split(":")[0] for i in extra_issues)
-    return dict(reasons), cache.unknown_type_counts(seg)
+    return TablesState(
+        built_at=time.time(), bad_by_reason=bad,
+        aux_bad_by_reason=old.aux_bad_by_reason if aux_bad is None else aux_bad, unknown_types=unknown,
+        sessions=pl.scan_parquet(tdir / "sessions.parquet").select(pl.len()).collect().item(),
+        projects=pl.scan_parquet(tdir / "projects.parquet").select(pl.len()).collect().item(),
+        responses=resp.select(pl.len()).collect().item(), unpriced_models=unpriced,
+    ), mode
 
 
-def issues_frame(cfg: Config) -> pl.DataFrame:
+def issues_frame(cfg: Config):
+    from . import cache
+
     m = cache.load_manifest(cfg.cache_dir)
     return cache.scan_raw(cfg.cache_dir / "segments", m, "issues").collect()

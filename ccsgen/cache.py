@@ -26,12 +26,15 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
-import polars as pl
 
 from . import records, sources
 from .records import Chunk, ParseIssue
+
+if TYPE_CHECKING:
+    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +47,7 @@ CACHE_VERSION = 4
 
 def cache_format() -> str:
     """Identifies the layout of the cached rows: a cache written with another layout is rebuilt."""
-    from .tables import RAW_SCHEMAS
-
-    sig = repr(sorted((n, [(c, str(t)) for c, t in cols.items()]) for n, cols in RAW_SCHEMAS.items()))
+    sig = repr(sorted((n, list(cols.items())) for n, cols in records.RAW_TYPES.items()))
     return f"{CACHE_VERSION}-" + hashlib.blake2b(sig.encode(), digest_size=6).hexdigest()
 #: files smaller than this are read in the main process even when a pool is used
 POOL_MIN_BYTES = 64 * 1024 * 1024
@@ -234,6 +235,8 @@ def _batches(tasks: list[ReadTask], sizes: dict[str, int], target: int) -> list[
 
 
 def _frames(chunks: list[Chunk]) -> dict[str, pl.DataFrame]:
+    import polars as pl
+
     from .tables import RAW_SCHEMAS
 
     out = {}
@@ -373,6 +376,8 @@ def ingest(
         m.next_segment += 1
     # sessions whose rows were dropped changed too
     if m.dropped and m.segments:
+        import polars as pl
+
         dropped_now = list(set(m.dropped))
         for p in seg_dir.glob("*.entries.parquet"):
             s = pl.scan_parquet(p).filter(pl.col("file_id").is_in(dropped_now)).select("session_id")
@@ -417,6 +422,7 @@ def unknown_type_counts(seg_dir: Path) -> dict[str, int]:
 
 def _write_segment(df: pl.DataFrame, path: Path) -> None:
     """Rows sorted by session so a one-session read touches few row groups (min/max statistics)."""
+
     if "session_id" in df.columns:
         keys = [c for c in ("session_id", "file_id", "line_no", "idx") if c in df.columns]
         df = df.sort(keys, nulls_last=True)
@@ -424,6 +430,7 @@ def _write_segment(df: pl.DataFrame, path: Path) -> None:
 
 
 def _compact(seg_dir: Path, m: Manifest) -> None:
+
     t0 = time.perf_counter()
     seg = m.next_segment
     m.next_segment += 1
@@ -441,6 +448,8 @@ def _compact(seg_dir: Path, m: Manifest) -> None:
 
 def scan_raw(seg_dir: Path, m: Manifest, name: str) -> pl.LazyFrame:
     """All rows of raw table ``name`` still valid (dropped file ids filtered out)."""
+    import polars as pl
+
     from .tables import RAW_SCHEMAS
 
     paths = [p for s in m.segments for p in sorted(seg_dir.glob(f"{s}.*.{name}.parquet"))]

@@ -30,6 +30,7 @@ from .cli_common import (
     UntilOpt,
     console,
     fail,
+    ingest_only,
     make_config,
     open_catalog,
 )
@@ -99,8 +100,12 @@ def build(
             demo_mod.generate(demo_dir, 8 * 1024 * 1024, seed=0)
         cfg = Config.from_options([demo_dir], cfg.cache_dir / "demo-cache", cfg.data_dir / "demo",
                                   cfg.prices_file)
-    cat = open_catalog(cfg, quiet=quiet or json_out, full=full)
-    rep = cat.report
+    if no_site and no_index:  # tables only: no Catalog, and no Polars at all when nothing changed
+        rep = ingest_only(cfg, quiet=quiet or json_out, full=full)
+        cat = None
+    else:
+        cat = open_catalog(cfg, quiet=quiet or json_out, full=full)
+        rep = cat.report
     if not no_index:
         with rep.stage("index"):
             try:
@@ -357,7 +362,7 @@ def version() -> None:
 
 
 def _register() -> None:
-    from . import cli_query, cli_serve, report
+    from . import cli_query, cli_report, cli_serve
 
     app.command("serve")(cli_serve.serve)
     app.add_typer(cli_query.sessions_app, name="sessions")
@@ -365,7 +370,7 @@ def _register() -> None:
     app.add_typer(cli_query.tasks_app, name="tasks")
     app.add_typer(cli_query.stats_app, name="stats")
     app.add_typer(cli_query.search_app, name="search")
-    app.command("report")(report.report_cmd)
+    app.command("report")(cli_report.report_cmd)
 
 
 _register()

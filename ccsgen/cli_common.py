@@ -61,16 +61,34 @@ class RichProgress(Progress):
     """The CLI's progress bar (bytes read)."""
 
 
-def open_catalog(cfg: Config, quiet: bool = True, refresh: bool = True, full: bool = False):
-    from .catalog import Catalog
-
+def _check_dirs(cfg: Config) -> None:
     if not any(Path(d).is_dir() for d in cfg.claude_dirs):
         dirs = ", ".join(str(d) for d in cfg.claude_dirs) or "(none found)"
         raise fail(f"no Claude config dir found: {dirs}. Use --claude-dir DIR, set CLAUDE_CONFIG_DIR, "
                    "or try `ccsgen build --demo`.")
+
+
+def open_catalog(cfg: Config, quiet: bool = True, refresh: bool = True, full: bool = False):
+    _check_dirs(cfg)
+    from .catalog import Catalog
     from .pricing import PricingError
 
     try:
         return Catalog.open(cfg, refresh=refresh, full=full, progress=RichProgress(not quiet))
     except PricingError as e:
         raise fail(str(e)) from None
+
+
+def ingest_only(cfg: Config, quiet: bool = True, full: bool = False):
+    """Bring the cache and tables up to date without opening a Catalog (``build --no-site --no-index``)."""
+    _check_dirs(cfg)
+    from .build import ingest_and_derive
+
+    try:
+        return ingest_and_derive(cfg, full=full, progress=RichProgress(not quiet))
+    except Exception as e:
+        from .pricing import PricingError
+
+        if isinstance(e, PricingError):
+            raise fail(str(e)) from None
+        raise

@@ -15,6 +15,8 @@ ENV_PRICES = "CCSGEN_PRICES_FILE"
 #: A session counts as active when its files were written this recently (seconds),
 #: or when Claude Code's live registry (``sessions/<pid>.json``) names it with a live pid.
 ACTIVE_WINDOW_SECONDS = 300
+#: the derived tables every front end reads, one Parquet file each in ``Config.tables_dir``
+DERIVED_TABLES = ("responses", "tool_calls", "sessions", "projects", "prompts", "tasks", "todos", "files")
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -77,6 +79,10 @@ class Config:
         if prices_file:
             cfg = replace(cfg, prices_file=Path(prices_file).expanduser())
         return cfg
+
+    def __post_init__(self) -> None:
+        # absolute paths: the cache is keyed by file path, so `--claude-dir x` and `--claude-dir $PWD/x` must agree
+        object.__setattr__(self, "claude_dirs", tuple(Path(os.path.abspath(p)) for p in self.claude_dirs))
 
     @property
     def tables_dir(self) -> Path:

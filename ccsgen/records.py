@@ -149,6 +149,43 @@ BLOCK_COLS = (
 META_COLS = ("file_id", "line_no", "session_id", "kind", "value", "leaf_uuid")
 HISTORY_COLS = ("file_id", "line_no", "display", "timestamp_ms", "project_path", "session_id", "pasted")
 
+#: the raw tables' column types (str, i64, bool, f64), without Polars so the cache can check its format
+#: cheaply; ccsgen.tables turns them into Polars schemas
+RAW_TYPES: dict[str, dict[str, str]] = {
+    "entries": {
+        "file_id": "i64", "line_no": "i64", "uuid": "str", "parent_uuid": "str", "logical_parent_uuid":
+        "str", "session_id": "str", "project": "str", "agent_id": "str", "is_sidechain": "bool", "kind":
+        "str", "subtype": "str", "timestamp": "str", "model": "str", "msg_id": "str", "request_id": "str",
+        "text": "str", "user_kind": "str", "is_meta": "bool", "is_compact_summary": "bool", "has_thinking":
+        "bool", "has_tool_use": "bool", "has_tool_result": "bool", "has_image": "bool", "is_api_error":
+        "bool", "version": "str", "git_branch": "str", "cwd": "str", "slug": "str", "prompt_id": "str",
+        "stop_reason": "str", "duration_ms": "f64",
+    },
+    "usage": {
+        "file_id": "i64", "line_no": "i64", "uuid": "str", "session_id": "str", "project": "str",
+        "agent_id": "str", "is_sidechain": "bool", "msg_id": "str", "request_id": "str", "model": "str",
+        "timestamp": "str", "input_tokens": "i64", "output_tokens": "i64", "cache_creation_tokens": "i64",
+        "cache_5m_tokens": "i64", "cache_1h_tokens": "i64", "cache_read_tokens": "i64", "speed": "str",
+        "cost_usd_line": "f64",
+    },
+    "blocks": {
+        "file_id": "i64", "line_no": "i64", "uuid": "str", "session_id": "str", "idx": "i64", "btype":
+        "str", "text": "str", "tool_id": "str", "tool_name": "str", "input_json": "str", "summary": "str",
+        "is_error": "bool", "size": "i64", "media_type": "str", "data": "str", "result_agent_id": "str",
+    },
+    "meta": {
+        "file_id": "i64", "line_no": "i64", "session_id": "str", "kind": "str", "value": "str", "leaf_uuid":
+        "str",
+    },
+    "history": {
+        "file_id": "i64", "line_no": "i64", "display": "str", "timestamp_ms": "i64", "project_path": "str",
+        "session_id": "str", "pasted": "i64",
+    },
+    "issues": {
+        "file_id": "i64", "path": "str", "line_no": "i64", "reason": "str",
+    },
+}
+
 
 @dataclass(slots=True)
 class ParseIssue:

@@ -17,38 +17,17 @@ from pathlib import Path
 import polars as pl
 
 from . import records, sources
+from .config import DERIVED_TABLES
 from .pricing import PriceTable, add_cost
 
 log = logging.getLogger(__name__)
 
 S, I64, B, F64 = pl.String, pl.Int64, pl.Boolean, pl.Float64
 TS = pl.Datetime("ms", "UTC")
+_DTYPES = {"str": S, "i64": I64, "bool": B, "f64": F64}
 
 RAW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "entries": {
-        "file_id": I64, "line_no": I64, "uuid": S, "parent_uuid": S, "logical_parent_uuid": S, "session_id": S,
-        "project": S, "agent_id": S, "is_sidechain": B, "kind": S, "subtype": S, "timestamp": S, "model": S,
-        "msg_id": S, "request_id": S, "text": S, "user_kind": S, "is_meta": B, "is_compact_summary": B,
-        "has_thinking": B, "has_tool_use": B, "has_tool_result": B, "has_image": B, "is_api_error": B,
-        "version": S, "git_branch": S, "cwd": S, "slug": S, "prompt_id": S, "stop_reason": S, "duration_ms": F64,
-    },
-    "usage": {
-        "file_id": I64, "line_no": I64, "uuid": S, "session_id": S, "project": S, "agent_id": S,
-        "is_sidechain": B, "msg_id": S, "request_id": S, "model": S, "timestamp": S, "input_tokens": I64,
-        "output_tokens": I64, "cache_creation_tokens": I64, "cache_5m_tokens": I64, "cache_1h_tokens": I64,
-        "cache_read_tokens": I64, "speed": S, "cost_usd_line": F64,
-    },
-    "blocks": {
-        "file_id": I64, "line_no": I64, "uuid": S, "session_id": S, "idx": I64, "btype": S, "text": S,
-        "tool_id": S, "tool_name": S, "input_json": S, "summary": S, "is_error": B, "size": I64, "media_type": S, "data": S,
-        "result_agent_id": S,
-    },
-    "meta": {"file_id": I64, "line_no": I64, "session_id": S, "kind": S, "value": S, "leaf_uuid": S},
-    "history": {
-        "file_id": I64, "line_no": I64, "display": S, "timestamp_ms": I64, "project_path": S, "session_id": S,
-        "pasted": I64,
-    },
-    "issues": {"file_id": I64, "path": S, "line_no": I64, "reason": S},
+    name: {c: _DTYPES[k] for c, k in cols.items()} for name, cols in records.RAW_TYPES.items()
 }
 for _name, _cols in (("entries", records.ENTRY_COLS), ("usage", records.USAGE_COLS),
                      ("blocks", records.BLOCK_COLS), ("meta", records.META_COLS), ("history", records.HISTORY_COLS)):
@@ -56,14 +35,14 @@ for _name, _cols in (("entries", records.ENTRY_COLS), ("usage", records.USAGE_CO
 
 #: the entry columns the derived tables need (the text and the DAG links stay on disk)
 DERIVE_ENTRY_COLS = (
-    "uuid", "session_id", "project", "agent_id", "is_sidechain", "kind", "timestamp", "model", "msg_id",
+    "file_id", "line_no", "uuid", "session_id", "project", "agent_id", "is_sidechain", "kind", "timestamp", "model", "msg_id",
     "request_id", "user_kind", "has_tool_result", "is_compact_summary", "is_api_error", "version", "git_branch",
     "cwd", "slug",
 )
 #: user lines a person typed (see docs/definitions.md "user message")
 HUMAN_USER_KINDS = ("prompt", "command", "bash")
 TOKEN_COLS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
-DERIVED = ("responses", "tool_calls", "sessions", "projects", "prompts", "tasks", "todos", "files")
+DERIVED = DERIVED_TABLES
 TITLE_LEN = 120
 
 
@@ -83,12 +62,17 @@ def total_tokens() -> pl.Expr:
 # ---------------------------------------------------------------- responses
 
 
-def derive_responses(usage: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
-    """One row per API response: (message.id, requestId) groups merged, usage from the largest line."""
-    df = usage.with_columns(parse_ts("timestamp"), total_tokens().alias("_total")).with_columns(
-        # ties (the same response replayed in several files) go to the file that started first, as in ccusage;
-        # never to the lowest file_id, which depends on the history of builds
-        pl.col("timestamp").min().over("file_id").alias("_file_first"))
+def derive_responses(usage: pl.DataFrame, prices: PriceTable, file_first: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per API response: (message.id, requestId) groups merged, usage from the largest line.
+
+    Ties (the same response replayed in several files) go to the file that started first, as in ccusage; never
+    to the lowest file_id, which depends on the history of builds. ``file_first`` (file_id, _file_first) gives
+    each file's first timestamp when ``usage`` holds only some of a file's rows."""
+    df = usage.with_columns(parse_ts("timestamp"), total_tokens().alias("_total"))
+    if file_first is None:
+        df = df.with_columns(pl.col("timestamp").min().over("file_id").alias("_file_first"))
+    else:
+        df = df.join(file_first, on="file_id", how="left")
     keyed = df.filter(pl.col("msg_id").is_not_null() & pl.col("request_id").is_not_null())
     loose = df.filter(pl.col("msg_id").is_null() | pl.col("request_id").is_null())
     key = ["msg_id", "request_id"]
@@ -113,25 +97,44 @@ def derive_responses(usage: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
 # ---------------------------------------------------------------- tool calls
 
 def derive_tool_calls(blocks: pl.LazyFrame, entries: pl.DataFrame) -> pl.DataFrame:
+    """One row per tool_use id. A use copied into several files (a resumed or forked session) is kept once: the
+    earliest (then by session id, agent, line), paired with its result from the same session when there is one.
+    Never by file id, which depends on the history of builds."""
     uses = (
         blocks.filter(pl.col("btype").is_in(["tool_use", "server_tool_use"]) & pl.col("tool_id").is_not_null())
         .select("tool_id", "tool_name", "uuid", "session_id", "summary", "size", "file_id", "line_no")
-        .unique(subset=["tool_id"], keep="first", maintain_order=True)
         .collect()
     )
     results = (
-        blocks.filter(pl.col("btype") == "tool_result")
+        blocks.filter((pl.col("btype") == "tool_result") & pl.col("tool_id").is_not_null())
         .select(
-            "tool_id", pl.col("is_error").alias("is_error"), pl.col("size").alias("result_size"),
-            pl.col("result_agent_id"), pl.col("uuid").alias("result_uuid"),
+            "tool_id", "is_error", pl.col("size").alias("result_size"), "result_agent_id",
+            pl.col("uuid").alias("result_uuid"), pl.col("session_id").alias("_rsession"),
+            pl.col("line_no").alias("_rline"),
         )
-        .unique(subset=["tool_id"], keep="first", maintain_order=True)
         .collect()
     )
-    ent = entries.select("uuid", "timestamp", "project", "agent_id", "is_sidechain", "model")
+    # the line the tool_use block is in (not its uuid: copied lines repeat uuids)
+    ent = entries.select("file_id", "line_no", "timestamp", "project", "agent_id", "is_sidechain", "model")
+    uses = uses.join(ent, on=["file_id", "line_no"], how="left")
+    n = pl.len().over("tool_id")
+    dup = (
+        uses.filter(n > 1)
+        .sort(["timestamp", "session_id", "agent_id", "line_no"], nulls_last=True)
+        .unique(subset=["tool_id"], keep="first", maintain_order=True)
+    )
+    uses = pl.concat([uses.filter(n == 1), dup])
+    rn = pl.len().over("tool_id")
+    rdup = (
+        results.filter(rn > 1)
+        .join(uses.select("tool_id", "session_id"), on="tool_id", how="left")
+        .sort([pl.col("_rsession") != pl.col("session_id"), "_rsession", "_rline"], nulls_last=True)
+        .unique(subset=["tool_id"], keep="first", maintain_order=True)
+        .drop("session_id")
+    )
+    results = pl.concat([results.filter(rn == 1), rdup]).drop("_rsession", "_rline")
     out = (
-        uses.join(ent, on="uuid", how="left")
-        .join(results, on="tool_id", how="left")
+        uses.join(results, on="tool_id", how="left")
         .with_columns(
             pl.col("summary").fill_null("").alias("input_summary"),
             pl.col("result_uuid").is_not_null().alias("has_result"),
@@ -148,14 +151,11 @@ def derive_tool_calls(blocks: pl.LazyFrame, entries: pl.DataFrame) -> pl.DataFra
 # ---------------------------------------------------------------- sessions and projects
 
 
-def derive_sessions(
-    entries: pl.DataFrame,
-    responses: pl.DataFrame,
-    tool_calls: pl.DataFrame,
-    meta: pl.DataFrame,
-    prompts_text: pl.DataFrame,
-    files: pl.DataFrame,
+def session_aggregates(
+    entries: pl.DataFrame, responses: pl.DataFrame, tool_calls: pl.DataFrame, prompts_text: pl.DataFrame,
 ) -> pl.DataFrame:
+    """The per-session sums and counts (the costly part of ``sessions``). Rows depend only on the session's own
+    entries, responses, tool calls and first prompt, so a build can recompute the changed sessions alone."""
     e = entries
     is_user_msg = (pl.col("kind") == "user") & pl.col("user_kind").is_in(HUMAN_USER_KINDS)
     base = e.group_by("session_id").agg(
@@ -198,19 +198,35 @@ def derive_sessions(
     tools = tool_calls.group_by("session_id").agg(
         pl.len().alias("tool_calls"), pl.col("is_error").sum().alias("tool_errors")
     )
-    # titles: ai-title > custom-title > summary > first real prompt
-    leaf_session = e.select(pl.col("uuid").alias("leaf_uuid"), pl.col("session_id").alias("_leaf_session"))
-    m = meta.join(leaf_session, on="leaf_uuid", how="left").with_columns(
+    first_prompt = prompts_text.group_by("session_id").agg(pl.col("text").first().alias("first_prompt"))
+    return (
+        base.join(asst, on="session_id", how="left")
+        .join(tok, on="session_id", how="full", coalesce=True)
+        .join(tools, on="session_id", how="left")
+        .join(first_prompt, on="session_id", how="left")
+        .filter(pl.col("session_id").is_not_null() & (pl.col("session_id") != ""))
+    )
+
+
+def session_titles(meta: pl.DataFrame, leaf_sessions: pl.DataFrame) -> pl.DataFrame:
+    """ai-title, custom-title, summary and agent name per session. A ``summary`` line belongs to the session of
+    the message its ``leafUuid`` names; ``leaf_sessions`` maps those uuids (columns uuid, session_id)."""
+    leaf = leaf_sessions.select(pl.col("uuid").alias("leaf_uuid"), pl.col("session_id").alias("_leaf_session"))
+    m = meta.join(leaf, on="leaf_uuid", how="left").with_columns(
         pl.when(pl.col("kind") == "summary").then(pl.coalesce("_leaf_session", "session_id"))
         .otherwise(pl.col("session_id")).alias("session_id")
     )
-    titles = m.sort(["file_id", "line_no"]).group_by("session_id").agg(
+    return m.sort(["file_id", "line_no"]).group_by("session_id").agg(
         pl.col("value").filter(pl.col("kind") == "ai-title").last().alias("ai_title"),
         pl.col("value").filter(pl.col("kind") == "custom-title").last().alias("custom_title"),
         pl.col("value").filter(pl.col("kind") == "summary").last().alias("summary"),
         pl.col("value").filter(pl.col("kind") == "agent-name").last().alias("agent_name"),
     )
-    first_prompt = prompts_text.group_by("session_id").agg(pl.col("text").first().alias("first_prompt"))
+
+
+def finish_sessions(aggs: pl.DataFrame, titles: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
+    """``sessions``: the aggregates, plus titles (ai-title > custom-title > summary > first real prompt) and
+    what the files say (path, last write, bytes)."""
     fpaths = files.filter(pl.col("kind").is_in([sources.MAIN, sources.SUBAGENT, sources.OTHER])).with_columns(
         pl.when(pl.col("kind") == sources.SUBAGENT)
         .then(pl.col("path").str.replace(r"/subagents/.*$", ""))
@@ -229,15 +245,14 @@ def derive_sessions(
         .rename({"session_hint": "session_id"})
     )
     out = (
-        base.join(asst, on="session_id", how="left")
-        .join(tok, on="session_id", how="full", coalesce=True)
-        .join(tools, on="session_id", how="left")
-        .join(titles, on="session_id", how="left")
-        .join(first_prompt, on="session_id", how="left")
+        aggs.join(titles, on="session_id", how="left")
         .join(spath, on="session_id", how="left")
         .join(fagg, on="session_id", how="left")
-        .filter(pl.col("session_id").is_not_null() & (pl.col("session_id") != ""))
     )
+    agg_cols = [c for c in aggs.columns if c != "first_prompt"]
+    order = [*agg_cols, *[c for c in titles.columns if c != "session_id"], "first_prompt",
+             *[c for c in spath.columns if c != "session_id"], *[c for c in fagg.columns if c != "session_id"]]
+    out = out.select(order)
     zero_int = ["user_messages", "subagent_user_messages", "assistant_messages", "subagent_assistant_messages",
                 "tool_calls", "tool_errors", "responses", "lines", "tool_result_lines", "system_lines",
                 "compactions", "subagents", "api_errors", "cache_5m_tokens", "cache_1h_tokens", "total_tokens",
@@ -262,7 +277,19 @@ def derive_sessions(
             pl.col("slug"), pl.lit("(untitled)"),
         ).str.replace_all(r"\s+", " ").str.strip_chars().str.slice(0, TITLE_LEN).alias("title"),
     )
-    return out.sort("last_ts", descending=True, nulls_last=True)
+    return out.sort(["last_ts", "session_id"], descending=[True, False], nulls_last=True)
+
+
+def derive_sessions(
+    entries: pl.DataFrame,
+    responses: pl.DataFrame,
+    tool_calls: pl.DataFrame,
+    meta: pl.DataFrame,
+    prompts_text: pl.DataFrame,
+    files: pl.DataFrame,
+) -> pl.DataFrame:
+    aggs = session_aggregates(entries, responses, tool_calls, prompts_text)
+    return finish_sessions(aggs, session_titles(meta, entries.select("uuid", "session_id")), files)
 
 
 def first_prompts(entries: pl.LazyFrame) -> pl.DataFrame:
@@ -277,10 +304,18 @@ def first_prompts(entries: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def derive_projects(sessions: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
-    cwd = (
+def cwd_counts(entries: pl.DataFrame) -> pl.DataFrame:
+    """Lines per (session, project, cwd) in main transcripts: a project's path is its most used cwd."""
+    return (
         entries.filter(pl.col("cwd").is_not_null() & (pl.col("cwd") != "") & ~pl.col("is_sidechain"))
-        .group_by("project", "cwd").agg(pl.len().alias("n"))
+        .group_by("session_id", "project", "cwd").agg(pl.len().cast(pl.Int64).alias("n"))
+    )
+
+
+def derive_projects(sessions: pl.DataFrame, cwds: pl.DataFrame) -> pl.DataFrame:
+    """``projects`` from ``sessions`` and ``cwd_counts``."""
+    cwd = (
+        cwds.group_by("project", "cwd").agg(pl.col("n").sum())
         .sort(["n", "cwd"], descending=[True, False])
         .group_by("project", maintain_order=True).agg(pl.col("cwd").first().alias("path"))
     )
@@ -294,7 +329,6 @@ def derive_projects(sessions: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFra
         pl.col("last_write").max().alias("last_write"),
         pl.col("file_bytes").sum().alias("file_bytes"),
         pl.col("files").sum().alias("files"),
-        pl.col("first_ts").min().alias("_first"),
     )
     out = agg.join(cwd, on="project", how="left").with_columns(
         pl.col("path").fill_null(pl.col("project")),
@@ -302,7 +336,7 @@ def derive_projects(sessions: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFra
         pl.col("path").str.replace(r"[\\/]+$", "").str.split("/").list.last().str.split("\\").list.last()
         .alias("name"),
     ).with_columns(pl.when(pl.col("name") == "").then(pl.col("project")).otherwise(pl.col("name")).alias("name"))
-    return out.drop("_first").rename({"project": "id"}).sort("last_activity", descending=True, nulls_last=True)
+    return out.rename({"project": "id"}).sort(["last_activity", "id"], descending=[True, False], nulls_last=True)
 
 
 # ---------------------------------------------------------------- prompts, tasks, todos, files

@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ccsgen import cli, cli_query, report
+from ccsgen import cli, cli_query, cli_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ def full_app() -> typer.Typer:
     app.registered_callback = cli.app.registered_callback
     cli_query.register(app)
     if "report" not in names:
-        app.command("report")(report.report_cmd)
+        app.command("report")(cli_report.report_cmd)
     return app
 
 

@@ -42,7 +42,7 @@ from test_redact import (
 )
 from typer.testing import CliRunner
 
-from ccsgen import cli_query, report
+from ccsgen import cli_query, cli_report, report
 from ccsgen.config import Config
 
 SSH_KEY_BODY = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQ"
@@ -133,7 +133,7 @@ def make_app() -> typer.Typer:
         return cli.app
     app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
     cli_query.register(app)
-    app.command("report")(report.report_cmd)
+    app.command("report")(cli_report.report_cmd)
     return app
 
 

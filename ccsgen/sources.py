@@ -93,15 +93,27 @@ def _project_files(root: Path, proj: Path) -> list[SourceFile]:
     root_real = os.path.realpath(root)
     if not _inside(proj, root_real):
         return out
-    for dirpath, dirnames, filenames in os.walk(proj):
-        dirnames.sort()
-        dpath = Path(dirpath)
-        rel = dpath.relative_to(proj).parts
-        for fn in sorted(filenames):
-            if not fn.endswith(".jsonl"):
+
+    def walk(dpath: Path, rel: tuple[str, ...]) -> None:
+        try:
+            with os.scandir(dpath) as it:
+                ents = sorted(it, key=lambda d: d.name)
+        except OSError:
+            return
+        files, dirs = [], []
+        for d in ents:  # DirEntry: file type from the directory listing, no stat per file
+            try:
+                if d.is_dir():  # follows a symlinked dir, like os.walk's listing did (its files are checked below)
+                    if not d.is_symlink():
+                        dirs.append(d)
+                elif d.name.endswith(".jsonl"):
+                    files.append(d)
+            except OSError:
                 continue
+        for d in files:
+            fn = d.name
             fpath = dpath / fn
-            if os.path.islink(fpath) and not _inside(fpath, root_real):
+            if d.is_symlink() and not _inside(fpath, root_real):
                 continue
             stem = fn[:-6]
             if not rel:
@@ -116,6 +128,10 @@ def _project_files(root: Path, proj: Path) -> list[SourceFile]:
             else:
                 # ccusage's nested layout: projects/<project>/<session>/chat.jsonl
                 out.append(SourceFile(fpath, OTHER, root, pname, rel[0] if not UUID_RE.match(stem) else stem))
+        for d in dirs:
+            walk(dpath / d.name, (*rel, d.name))
+
+    walk(proj, ())
     return out
 
 

@@ -116,18 +116,23 @@ def main() -> None:
     base = [*ccsgen, "build", "--quiet", "--claude-dir", str(corpus), "--cache-dir", str(cache), "--data-dir",
             str(data)]
 
+    modes: list[str] = []
+
     def timed(extra: list[str]) -> tuple[float, int, float]:
         """(whole process seconds, peak RSS MB, seconds of the build's own stages)."""
         secs, rss, out = run([*base, *extra, "--no-site", "--no-index", "--json"], env)
-        stages = json.loads(out)["stages"]
-        return secs, rss, sum(stages.values())
+        d = json.loads(out)
+        modes.append(d.get("derive", "?"))
+        return secs, rss, sum(d["stages"].values())
 
     cold = [timed(["--full"]) for _ in range(a.repeat)]
     nochange = [timed([]) for _ in range(a.repeat)]
     appended = []
+    modes.clear()
     for _ in range(a.repeat):
         append_message(corpus)
         appended.append(timed([]))
+    append_modes = sorted(set(modes))
 
     def fig(xs: list[tuple[float, int, float]]) -> str:
         return (f"{median([x[2] for x in xs]):.2f} s of work, {median([x[0] for x in xs]):.2f} s whole process "
@@ -138,15 +143,17 @@ def main() -> None:
         ("cold ingest + tables (median)", fig(cold)),
         ("peak RSS, cold ingest + tables", f"{max(x[1] for x in cold)} MB"),
         ("nothing-changed build (median)", fig(nochange)),
-        ("one appended message (median)", fig(appended)),
+        ("one appended message (median)", fig(appended) + f"; tables derived: {', '.join(append_modes)}"),
+        ("peak RSS, one appended message", f"{max(x[1] for x in appended)} MB"),
     ]
     # site
     try:
         s1, rss1, _ = run([*base, "--out", str(site), "--no-index"], env)
         s2, _, out2 = run([*base, "--out", str(site), "--no-index", "--json"], env)
+        written = json.loads(out2).get("site", {}).get("pages_written", "?")
         rows.append(("site build (tables cached; whole process)",
                      f"{s1:.2f} s, {dir_size(site) / 1e6:,.1f} MB, peak RSS {rss1} MB"))
-        rows.append(("site rebuild, nothing changed", f"{s2:.2f} s"))
+        rows.append(("site rebuild, nothing changed (whole process)", f"{s2:.2f} s, {written} pages written"))
     except RuntimeError as e:
         rows.append(("site build", f"failed: {str(e)[:200]}"))
     rows += search_bench(corpus, cache, data)

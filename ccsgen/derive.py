@@ -51,8 +51,13 @@ def _in(col: str, values) -> pl.Expr:
 
 
 def _write(cfg: Config, out: dict[str, pl.DataFrame]) -> None:
-    for name, df in out.items():
-        tables.write_table(df, _path(cfg, name))
+    """Write the tables two at a time (Polars encodes Parquet without holding the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    biggest_first = sorted(out.items(), key=lambda kv: -kv[1].height)
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        for f in [ex.submit(tables.write_table, df, _path(cfg, name)) for name, df in biggest_first]:
+            f.result()
 
 
 def _issue_counts(seg: Path, m: cache.Manifest) -> dict[str, int]:

@@ -20,7 +20,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from ccsgen.site import build as site_build
-from ccsgen.site import transcript
+from ccsgen.site import forked, transcript
 from ccsgen.site.urls import RESERVED, paths, slug
 
 PAYLOADS = [
@@ -565,21 +565,78 @@ def test_an_empty_claude_dir_builds_a_site(tmp_path):
             assert (page.parent / ref.split("#")[0]).is_file(), (page, ref)
 
 
-def test_worker_processes_write_the_same_site(built, tmp_path, monkeypatch):
+def _child_fails_at_once(*_a, **_k):
+    import os
+
+    os._exit(3)
+
+
+@pytest.mark.parametrize("mode", ["fork", "pool", "fork-helper-dies"])
+def test_worker_processes_write_the_same_site(built, tmp_path, monkeypatch, mode):
     claude, cache, out, _ = built
     # the static search index (ccsgen.search.static) is not byte-for-byte the same between two fresh builds
     # (its manifest holds the build time): compare the pages only
     shutil.rmtree(out / "assets" / "search", ignore_errors=True)
     monkeypatch.setattr(site_build, "_static_search_index", lambda cat, w, key: None)
+    if mode == "pool" or not forked.available():
+        monkeypatch.setattr(site_build, "PARALLEL_MIN_LINES", 0)  # spawned workers even for a small site
+    if mode == "fork-helper-dies":  # this process renders what the helper left undone
+        monkeypatch.setattr(forked, "_child", _child_fails_at_once)
     par = tmp_path / "parallel"
     r = build(claude, cache, par, workers=2)
     assert r["workers"] == 2
+    assert r["sessions_rendered"] == 2
     mine = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".ccsgen-site.json"
             and "search" not in p.parts and p.parent.name != "find"}
     theirs = {p.relative_to(par): p.read_bytes() for p in par.rglob("*") if p.is_file()
               and p.name != ".ccsgen-site.json" and p.parent.name != "find"}
     assert mine.keys() == theirs.keys()
     assert [k for k in mine if mine[k] != theirs[k]] == []
+    again = build(claude, cache, par, workers=2)  # the manifest lists what the helper wrote
+    assert again["pages_written"] == 0 and again["sessions_rendered"] == 0
+
+
+def test_alongside_work_runs_once_while_transcripts_render(built, tmp_path):
+    claude, cache, _, _ = built
+    calls = []
+    r = build(claude, cache, tmp_path / "a", workers=2, alongside=lambda: calls.append(1))
+    assert calls == [1] and "alongside" in r["stages"]
+    assert r["sessions_rendered"] == 2 and (tmp_path / "a" / paths.session(SESSION)).is_file()
+
+    def fails():
+        raise RuntimeError("ZZALONGSIDEZZ")
+
+    with pytest.raises(RuntimeError, match="ZZALONGSIDEZZ"):
+        build(claude, cache, tmp_path / "b", workers=2, alongside=fails)
+
+
+def test_fork_is_chosen_for_mid_sized_work_only(monkeypatch):
+    jobs = [site_build.SP.Job({"session_id": str(i)}, "", (None, None), 1000) for i in range(5)]
+    monkeypatch.setattr(site_build, "_cpus", lambda: 2)
+    monkeypatch.setattr(site_build.forked, "available", lambda: True)
+    monkeypatch.setattr(site_build.forked, "spare_cpu", lambda: False)
+    assert site_build._mode(jobs, None, None) == "serial"  # the CPUs are busy: a helper would slow it down
+    monkeypatch.setattr(site_build.forked, "spare_cpu", lambda: True)
+    assert site_build._mode(jobs, None, None) == "fork"
+    assert site_build._mode(jobs[:1], None, None) == "serial"  # too little to pay for the helper
+    assert site_build._mode(jobs[:1], 2, None) == "fork"  # asked for
+    assert site_build._mode(jobs, 1, None) == "serial"
+    assert site_build._mode(jobs * 10, None, None) == "pool"  # big: workers read their own rows
+    monkeypatch.setattr(site_build, "_cpus", lambda: 1)
+    assert site_build._mode(jobs, None, None) == "serial"
+    monkeypatch.setattr(site_build.forked, "available", lambda: False)
+    assert site_build._mode(jobs, 2, None) == "pool"
+
+
+def test_spare_cpu_reads_the_pressure_file(monkeypatch, tmp_path):
+    psi = tmp_path / "cpu"
+    monkeypatch.setattr(forked, "PRESSURE_FILE", str(psi))
+    psi.write_text("some avg10=72.10 avg60=40.00 avg300=30.00 total=1\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
+    assert not forked.spare_cpu()
+    psi.write_text("some avg10=3.50 avg60=40.00 avg300=30.00 total=1\n")
+    assert forked.spare_cpu()
+    psi.unlink()  # no pressure information (older kernels): assume there is some
+    assert forked.spare_cpu()
 
 
 # ---------------------------------------------------------------- units

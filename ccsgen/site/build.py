@@ -3,8 +3,9 @@
     assets     templates/static -> site/assets/<name>.<hash>.<ext>
     data       Catalog -> SiteData (tables read once; text redacted for a published site)
     plan       which transcripts changed (fingerprints against the last build's manifest)
-    sessions   changed transcripts rendered and written — in worker processes when there are many,
-               while this process does the rest
+    sessions   changed transcripts rendered and written — when there are enough of them, also by a
+               forked helper (forked.py) or, for big builds, spawned workers, while this process does
+               the rest and then joins in
     search     the static search index (ccsgen.search.static, when installed)
     pages      every other page gathered, then rendered and written
     prune      files of the previous build that no page produced any more are removed
@@ -16,6 +17,8 @@ rendered. See writer.py for the manifest.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import logging
 import multiprocessing
@@ -28,6 +31,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..progress import Progress
+from . import forked
 from . import pages as P
 from . import session_pages as SP
 from .assets import build_assets
@@ -38,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: render transcripts in worker processes when the changed sessions hold at least this many lines
 PARALLEL_MIN_LINES = 40_000
+#: below that, fork one helper process (Linux) when they hold at least this many lines
+FORK_MIN_LINES = 3_000
 #: lines of transcript per task handed to a worker (small enough to balance the load)
 TASK_LINES = 25_000
 #: the templates a transcript page is made of (a change to one re-renders every transcript)
@@ -45,7 +51,8 @@ SESSION_TEMPLATES = ("base.html", "_macros.html", "_transcript.html", "session.h
 
 
 def build_site(cat, out: Path, *, publish: bool = False, quiet: bool = True,
-               redactor: Callable[[str], str] | None = None, workers: int | None = None) -> dict:
+               redactor: Callable[[str], str] | None = None, workers: int | None = None,
+               alongside: Callable[[], object] | None = None) -> dict:
     """Write the static site for ``cat`` into ``out``; returns what was done.
 
     ``publish``: a site meant for sharing: log text passes through ``redactor`` (default: ccsgen's
@@ -53,6 +60,9 @@ def build_site(cat, out: Path, *, publish: bool = False, quiet: bool = True,
     ``workers``: processes for transcripts (default: the CPUs available, when the work is large). They are
     spawned, so a script calling this must guard its top level with ``if __name__ == "__main__":`` (as any
     multiprocessing program must), or pass ``workers=1``.
+    ``alongside``: other work for this process, done while worker processes render the transcripts (for
+    ``ccsgen build``: the search index), or before them when there are none. Its time is the ``alongside``
+    stage of the report.
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -60,51 +70,74 @@ def build_site(cat, out: Path, *, publish: bool = False, quiet: bool = True,
     timings: dict[str, float] = {}
     lap = _stopwatch(timings)
 
-    redact = _redactor(publish, redactor)
-    w = Writer.open(out)
-    renderer = Renderer(templates_dir(), _bytecode_dir(cat))
-    assets = build_assets(renderer.static_dir)
-    for a in assets.files:
-        w.put(f"assets/{a.hashed}", a.data)
-    renderer.set_assets(assets.names, publish=publish)
-    lap("assets")
+    with _fewer_collections() as freeze:
+        redact = _redactor(publish, redactor)
+        w = Writer.open(out)
+        renderer = Renderer(templates_dir(), _bytecode_dir(cat))
+        assets = build_assets(renderer.static_dir)
+        for a in assets.files:
+            w.put(f"assets/{a.hashed}", a.data)
+        renderer.set_assets(assets.names, publish=publish)
+        lap("assets")
 
-    sd = P.SiteData.load(cat, redact, publish)
-    lap("data")
+        sd = P.SiteData.load(cat, redact, publish)
+        lap("data")
 
-    jobs = plan_sessions(sd, w, _build_key(assets.names, publish, redact))
-    data_key = _data_key(w, jobs)
-    lap("plan")
+        jobs = plan_sessions(sd, w, _build_key(assets.names, publish, redact))
+        data_key = _data_key(w, jobs)
+        lap("plan")
 
-    progress = Progress(enabled=not quiet and len(jobs) > 50, units="pages")
-    progress.start("site", len(jobs))
-    pool, futures, n_workers = _start_workers(cat, out, renderer, assets.names, publish, redact, jobs, w, workers)
-    if pool is None:
-        SP.render_jobs(cat, renderer, w, jobs, images=not publish, redact=redact, progress=progress.advance)
-        lap("sessions")
-
-    static_index = None if publish else _static_search_index(cat, w, data_key)
-    renderer.set_search(bool(static_index) and "search.js" in assets.names)
-    lap("search")
-
-    for page in P.gather(sd, static_index):
-        write_page(renderer, w, page)
-    lap("pages")
-
-    if pool is not None:
+        mode = _mode(jobs, workers, redact)
+        helper, pool, futures, n_workers = None, None, [], 1
+        if mode == "pool":
+            pool, futures, n_workers = _start_workers(cat, out, renderer, assets.names, publish, redact, jobs, w,
+                                                      workers)
+        elif mode == "fork":
+            renderer.warm(SESSION_TEMPLATES)  # compiled once, here, rather than in both processes
+            items = list(SP.load_jobs(cat, jobs, redact=redact))
+            freeze()  # no collection here writes to the pages the helper shares either
+            helper = forked.Helper.start(renderer, out, w.prev_files, items, images=not publish)
+            n_workers = 2
+            lap("sessions")
+        progress = Progress(enabled=not quiet and len(jobs) > 50, units="pages")
         try:
-            for f in futures:
-                part = f.result()
-                w.merge(part)
-                progress.advance(len(part["sessions"]))
-        finally:
-            pool.shutdown(cancel_futures=True)
-        lap("sessions")
-    progress.stop()
+            if alongside is not None:
+                alongside()
+                lap("alongside")
+            progress.start("site", len(jobs))
+            if mode == "serial":
+                SP.render_jobs(cat, renderer, w, jobs, images=not publish, redact=redact, progress=progress.advance)
+                lap("sessions")
 
-    removed = w.prune()
-    w.save()
-    lap("prune")
+            static_index = None if publish else _static_search_index(cat, w, data_key)
+            renderer.set_search(bool(static_index) and "search.js" in assets.names)
+            lap("search")
+
+            for page in P.gather(sd, static_index):
+                write_page(renderer, w, page)
+            lap("pages")
+
+            if helper is not None:
+                SP.render_loaded(renderer, w, helper.take(), images=not publish, progress=progress.advance)
+                progress.advance(helper.finish(renderer, w, images=not publish))
+                lap("sessions")
+            if pool is not None:
+                for f in futures:
+                    part = f.result()
+                    w.merge(part)
+                    progress.advance(len(part["sessions"]))
+                pool.shutdown()
+                lap("sessions")
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+            if helper is not None:
+                helper.kill()
+            progress.stop()
+
+        removed = w.prune()
+        w.save()
+        lap("prune")
     html_written = sum(1 for r in w.written if r.endswith(".html"))
     html_total = sum(1 for r in w.files if r.endswith(".html"))
     return {
@@ -147,22 +180,33 @@ def plan_sessions(sd: P.SiteData, w: Writer, build_key: str) -> list[SP.Job]:
     return jobs
 
 
+def _mode(jobs: list[SP.Job], workers: int | None, redact) -> str:
+    """How transcripts are rendered: ``serial``; ``fork``, by this process and one forked helper (mid-sized
+    work: a fork starts in milliseconds, but holds every changed session's rows in memory); ``pool``, by
+    spawned workers that read their own rows (big work, or no fork on this platform)."""
+    n = workers if workers is not None else _cpus()
+    if n < 2 or not jobs or multiprocessing.parent_process() is not None:  # never workers of a worker
+        return "serial"
+    total = sum(j.weight for j in jobs)
+    portable = _portable(redact) is not _NOT_PORTABLE
+    if total >= PARALLEL_MIN_LINES:
+        return "pool" if portable else "serial"
+    if forked.available() and (workers is not None or (total >= FORK_MIN_LINES and forked.spare_cpu())):
+        return "fork"
+    return "pool" if workers is not None and portable else "serial"
+
+
 def _start_workers(cat, out: Path, renderer: Renderer, asset_names: dict, publish: bool, redact, jobs: list,
-                   w: Writer, workers: int | None) -> tuple[ProcessPoolExecutor | None, list[Future], int]:
-    """Hand the transcripts to worker processes when there are enough of them to pay for the start-up."""
+                   w: Writer, workers: int | None) -> tuple[ProcessPoolExecutor, list[Future], int]:
+    """Hand the transcripts to spawned worker processes."""
     n = workers if workers is not None else _cpus()
     total = sum(j.weight for j in jobs)
-    portable = _portable(redact)
-    if multiprocessing.parent_process() is not None:  # never a pool inside a worker (an unguarded script)
-        return None, [], 1
-    if n < 2 or not jobs or (workers is None and total < PARALLEL_MIN_LINES) or portable is _NOT_PORTABLE:
-        return None, [], 1
     tasks = _tasks(jobs, max(1, min(TASK_LINES, total // (n * 4))))
     n = min(n, len(tasks))
     pool = ProcessPoolExecutor(
         max_workers=n, mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_init, initargs=(cat.cfg, str(renderer.tdir), renderer.bytecode_dir, asset_names, publish,
-                                            portable, w.prev_files),
+                                            _portable(redact), w.prev_files),
     )
     futures = [pool.submit(_worker_run, str(out), t) for t in tasks]
     return pool, futures, n
@@ -201,7 +245,8 @@ def _worker_init(cfg, tdir: str, bytecode_dir: Path | None, asset_names: dict, p
 def _worker_run(out: str, jobs: list[SP.Job]) -> dict:
     st = _WORKER
     w = Writer(Path(out), prev_files=st["prev_files"])
-    SP.render_jobs(st["cat"], st["renderer"], w, jobs, images=not st["publish"], redact=st["redact"])
+    with _fewer_collections():
+        SP.render_jobs(st["cat"], st["renderer"], w, jobs, images=not st["publish"], redact=st["redact"])
     return w.report()
 
 
@@ -259,6 +304,24 @@ def _build_key(asset_names: dict[str, str], publish: bool, redact) -> str:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def _fewer_collections():
+    """Cyclic GC, rarely, and never over what existed before the build (the tables, the ingest's leftovers):
+    a build allocates millions of short-lived objects (markdown tokens), and each full collection would walk
+    the whole heap — a tenth of a site's time."""
+    old = gc.get_threshold()
+    mine = gc.get_freeze_count() == 0  # a caller's own frozen objects stay frozen
+    if mine:
+        gc.freeze()
+    gc.set_threshold(max(old[0], 20_000), max(old[1], 20), max(old[2], 20))
+    try:
+        yield gc.freeze if mine else (lambda: None)  # freeze what was made since (undone at the end too)
+    finally:
+        gc.set_threshold(*old)
+        if mine:
+            gc.unfreeze()
 
 
 def _stopwatch(timings: dict[str, float]) -> Callable[[str], None]:

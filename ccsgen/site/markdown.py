@@ -198,10 +198,13 @@ def document(text: str) -> Markup:
     """One of ccsgen's own markdown documents (docs/definitions.md), with linkable headings and terms."""
     return Markup(_MD_DOC.render(text))
 
-# Text without any character markdown gives a meaning to is rendered without the parser (most
-# prompts and many short answers): paragraphs split on blank lines, everything escaped.
-_MARKUP_CHARS = re.compile(r"[\\`*_\[\]<>#!|~&]|^ {0,3}(?:[-+=]|\d{1,9}[.)])|^ {4}|\t", re.MULTILINE)
-_PARAGRAPHS = re.compile(r"\n[ \t]*\n+")
+
+# Text in which markdown-it would find nothing to parse is rendered without it (most prompts, many short
+# answers), to the same bytes (tests/test_markdown.py compares the two on generated text). The gate
+# lets through only text without any character an inline or block rule reacts to, without a line that
+# could start a list, a rule, a setext heading or a code block, and whose only whitespace is spaces and
+# newlines (tabs, CR, NUL and Unicode spaces are normalised or trimmed differently across versions).
+_MARKUP_CHARS = re.compile(r"[\\`*_\[\]<>#!|~&\x00]|[^\S \n]|^ {0,3}(?:[-+=]|\d{1,9}[.)])|^ {4}", re.MULTILINE)
 _MEMO: dict[tuple[str, bool], Markup] = {}
 _MEMO_MAX = 50_000
 _MEMO_TEXT_MAX = 8_000
@@ -232,9 +235,31 @@ def markdown(text: str | None, *, breaks: bool = False) -> Markup:
 
 
 def _plain(text: str, breaks: bool) -> Markup:
-    sep = Markup("<br>\n") if breaks else Markup("\n")
-    paras = [p.strip() for p in _PARAGRAPHS.split(text.strip())]
-    return Markup("").join(
-        Markup("<p>") + sep.join(escape(line.strip()) for line in p.split("\n")) + Markup("</p>\n")
-        for p in paras if p
-    )
+    """What markdown-it renders for text the gate let through: paragraphs (runs of lines that are not blank),
+    trimmed; within one, a line ending in two or more spaces ends in a hard break, others in a soft break
+    (``<br />`` with ``breaks``); the next line's leading spaces are dropped. Text escaped as markdown-it
+    does it (``&``, ``<``, ``>``, ``"``)."""
+    soft = "<br />\n" if breaks else "\n"
+    out: list[str] = []
+    para: list[str] = []
+    for line in (*text.split("\n"), ""):
+        if line.strip(" "):
+            para.append(line.lstrip(" "))
+            continue
+        if not para:
+            continue
+        out.append("<p>")
+        last = len(para) - 1
+        for i, ln in enumerate(para):
+            body = ln.rstrip(" ")
+            out.append(_escape_html(body))
+            if i < last:
+                out.append("<br />\n" if len(ln) - len(body) >= 2 else soft)
+        out.append("</p>\n")
+        para = []
+    return Markup("".join(out))
+
+
+def _escape_html(s: str) -> str:
+    """markdown-it's escapeHtml (``'`` stays as it is)."""
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

@@ -58,6 +58,7 @@ class SiteData:
     price_info: dict
     unpriced: list[str]
     publish: bool = False
+    _session_rows: list[dict] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, cat, redact: Callable[[str], str] | None = None, publish: bool = False) -> SiteData:
@@ -80,10 +81,22 @@ class SiteData:
         return cls(s, p, r, tc, cat.prices, cat.price_info(), cat.unpriced_models(), publish)
 
     def session_rows(self, df: pl.DataFrame | None = None) -> list[dict]:
-        """Sessions, most recent first (ties by id: every build lists them in the same order)."""
-        df = self.sessions if df is None else df
+        """Sessions, most recent first (ties by id: every build lists them in the same order).
+
+        All of them are made once per build and shared by the pages that list them: don't change the dicts."""
+        if df is None:
+            if self._session_rows is None:
+                self._session_rows = self.session_rows(self.sessions)
+            return list(self._session_rows)
         cols = [c for c in SESSION_FIELDS if c in df.columns]
         return rows(df.sort(["last_ts", "session_id"], descending=[True, False], nulls_last=True).select(cols))
+
+    def project_session_rows(self) -> dict[str, list[dict]]:
+        """``session_rows()`` by project (the same order: it is a total one)."""
+        out: dict[str, list[dict]] = {}
+        for r in self.session_rows():
+            out.setdefault(r["project"], []).append(r)
+        return out
 
 
 def redact_columns(df: pl.DataFrame, cols: list[str], fn: Callable[[str], str]) -> pl.DataFrame:
@@ -211,6 +224,7 @@ def session_list(sd: SiteData) -> Page:
 
 def project_pages(sd: SiteData) -> list[Page]:
     by_s = sd.sessions.partition_by("project", as_dict=True, maintain_order=True) if sd.sessions.height else {}
+    rows_by_s = sd.project_session_rows()
     by_r = sd.responses.partition_by("project", as_dict=True) if sd.responses.height else {}
     by_t = sd.tool_calls.partition_by("project", as_dict=True) if sd.tool_calls.height else {}
     empty_r, empty_t, empty_s = sd.responses.clear(), sd.tool_calls.clear(), sd.sessions.clear()
@@ -223,7 +237,7 @@ def project_pages(sd: SiteData) -> list[Page]:
         data = {
             "project": p,
             "stats": stats.project_stats(s, sd.projects, pid),
-            "sessions": sd.session_rows(s),
+            "sessions": rows_by_s.get(pid, []),
             "tools": _top_tools(t, 15),
             "models": _models(r),
         }
@@ -324,23 +338,41 @@ def tool_pages(sd: SiteData) -> list[Page]:
     titles = dict(zip(sd.sessions.get_column("session_id").to_list(), sd.sessions.get_column("title").to_list(),
                       strict=True))
     summary = {r["name"]: r for r in _top_tools(tc, None)}
-    out = []
     cols = ["tool_id", "session_id", "timestamp", "input_summary", "is_error", "has_result", "result_size",
             "is_sidechain", "model"]
-    for (name,), t in tc.with_columns(pl.col("name").fill_null("(unknown)")).partition_by(
-            "name", as_dict=True).items():
-        t = t.sort(["timestamp", "tool_id"], descending=[True, False], nulls_last=True)
-        recent = rows(t.head(TOOL_RECENT_CALLS).select(cols))
-        errors = rows(t.filter(pl.col("is_error")).head(20).select(cols))
+    # every tool's lists at once (a query per tool costs more than the work it does), then split by tool
+    tc = tc.with_columns(pl.col("name").fill_null("(unknown)"))
+    newest = tc.sort(["name", "timestamp", "tool_id"], descending=[False, True, False], nulls_last=True)
+    by_tool = {
+        "recent": newest.group_by("name", maintain_order=True).head(TOOL_RECENT_CALLS).select("name", *cols),
+        "errors": newest.filter(pl.col("is_error")).group_by("name", maintain_order=True).head(20)
+        .select("name", *cols),
+        "top_s": tc.group_by("name", "session_id").agg(pl.len().alias("calls"),
+                                                       pl.col("is_error").sum().alias("errors"))
+        .sort(["name", "calls", "session_id"], descending=[False, True, False])
+        .group_by("name", maintain_order=True).head(15),
+        "per_day": tc.filter(pl.col("timestamp").is_not_null()).group_by(
+            "name", pl.col("timestamp").dt.date().alias("date")).agg(pl.len().alias("calls"),
+                                                                     pl.col("is_error").sum().alias("errors"))
+        .sort("name", "date"),
+    }
+    parts = {k: (df.partition_by("name", as_dict=True, include_key=False), df.drop("name").clear())
+             for k, df in by_tool.items()}
+
+    def part(kind: str, name: str) -> pl.DataFrame:
+        got, empty = parts[kind]
+        return got.get((name,), empty)
+
+    out = []
+    for name in tc.get_column("name").unique(maintain_order=True).to_list():
+        recent = rows(part("recent", name))
+        errors = rows(part("errors", name))
         for x in (*recent, *errors):
             x["session_title"] = titles.get(x["session_id"], "")
-        top_s = rows(t.group_by("session_id").agg(pl.len().alias("calls"), pl.col("is_error").sum().alias("errors"))
-                     .sort(["calls", "session_id"], descending=[True, False]).head(15))
+        top_s = rows(part("top_s", name))
         for x in top_s:
             x["session_title"] = titles.get(x["session_id"], "")
-        per_day = t.filter(pl.col("timestamp").is_not_null()).group_by(
-            pl.col("timestamp").dt.date().alias("date")).agg(pl.len().alias("calls"),
-                                                             pl.col("is_error").sum().alias("errors")).sort("date")
+        per_day = part("per_day", name)
         chart = None
         if per_day.height:
             days = charts.day_range(per_day.get_column("date").min(), per_day.get_column("date").max(), 180)

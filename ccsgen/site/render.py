@@ -77,6 +77,11 @@ class Renderer:
     def set_search(self, available: bool) -> None:
         self.env.globals["has_search_js"] = available
 
+    def warm(self, names) -> None:
+        """Load (compile) templates now."""
+        for name in names:
+            self.env.get_template(name)
+
     def page(self, page) -> bytes:
         tpl = self.env.get_template(page.template)
         html = tpl.render(page=page, data=page.data, urls=Urls(page.path), **page.context)

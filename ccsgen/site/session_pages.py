@@ -7,7 +7,7 @@ session, possibly in a worker process, and only touches that session's rows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -48,6 +48,16 @@ class Job:
     weight: int = 0
 
 
+@dataclass(slots=True)
+class Loaded:
+    """A job and its session's rows, as ``prepare_rows`` makes them."""
+
+    job: Job
+    entries: list[dict]
+    blocks: list[dict]
+    responses: list[dict]
+
+
 def prepare_rows(entries: pl.DataFrame, blocks: pl.DataFrame, responses: pl.DataFrame) -> tuple:
     """A session's frames -> the row dicts transcript.Builder reads."""
     return _dicts(entries), _dicts(blocks), _dicts(responses)
@@ -63,6 +73,14 @@ def _dicts(df: pl.DataFrame) -> list[dict]:
 def render_jobs(cat, renderer: Renderer, writer, jobs: list[Job], *, images: bool = True,
                 redact: Callable[[str], str] | None = None, progress: Callable[[int], None] | None = None) -> None:
     """Render and write the transcripts of ``jobs``, reading their rows a batch of sessions at a time."""
+    render_loaded(renderer, writer, load_jobs(cat, jobs, redact=redact), images=images, progress=progress)
+
+
+def load_jobs(cat, jobs: list[Job], *, redact: Callable[[str], str] | None = None) -> Iterator[Loaded]:
+    """``jobs`` with their rows (redacted when ``redact`` is given), a batch of sessions read at a time.
+
+    All the Polars work of a transcript is here: what ``render_loaded`` does with the rows is plain Python
+    (so it may run in a forked process)."""
     if not jobs:
         return
     by_id = {j.session["session_id"]: j for j in jobs}
@@ -73,15 +91,22 @@ def render_jobs(cat, renderer: Renderer, writer, jobs: list[Job], *, images: boo
     entry_cols = [c for c in transcript.ENTRY_COLUMNS if c != "session_id"]
     block_cols = [c for c in transcript.BLOCK_COLUMNS]
     for sid, ent, blk in cat.iter_transcripts(ids, batch=BATCH, entry_columns=entry_cols, block_columns=block_cols):
-        job = by_id[sid]
         if redact is not None:
             ent = redact_columns(ent, ["text"], redact)
             blk = redact_columns(blk, ["text", "input_json"], redact)
+        yield Loaded(by_id[sid], *prepare_rows(ent, blk, by_r.get((sid,), no_r)))
+
+
+def render_loaded(renderer: Renderer, writer, items: Iterable[Loaded], *, images: bool = True,
+                  progress: Callable[[int], None] | None = None) -> None:
+    """Render and write the transcripts of loaded jobs; each session's files go into ``writer.sessions``."""
+    for it in items:
+        job = it.job
         files: list[str] = []
-        for page in session_pages(job.session, *prepare_rows(ent, blk, by_r.get((sid,), no_r)),
-                                  neighbours=job.neighbours, images=images):
+        for page in session_pages(job.session, it.entries, it.blocks, it.responses, neighbours=job.neighbours,
+                                  images=images):
             files += write_page(renderer, writer, page)
-        writer.sessions[sid] = {"fp": job.fp, "files": files}
+        writer.sessions[job.session["session_id"]] = {"fp": job.fp, "files": files}
         if progress is not None:
             progress(1)
 
@@ -140,4 +165,4 @@ def _excerpt(s: str) -> str:
     return s if len(s) <= OUTLINE_LEN else s[: OUTLINE_LEN - 1] + "…"
 
 
-__all__ = ["Job", "fingerprint", "render_jobs", "session_pages"]
+__all__ = ["Job", "Loaded", "fingerprint", "load_jobs", "render_jobs", "render_loaded", "session_pages"]

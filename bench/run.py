@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared" / "corpus" / "claude"
 EXTRA: list[str] = []  # markdown blocks appended after the results table
+LOAD0 = os.getloadavg()[0]  # other work on the machine skews every figure: recorded with them
 
 
 def run(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, int, str]:
@@ -300,7 +301,8 @@ def write_results(size: str, rows: list[tuple[str, str]]) -> None:
     out = HERE / "results.md"
     head = "" if out.exists() else "# Benchmark results\n\nAppended by `just bench` (bench/run.py).\n"
     lines = [head, f"\n## {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} — {size} demo corpus\n",
-             f"Machine: {machine()}\n", "| what | figure |", "|---|---|"]
+             f"Machine: {machine()}; load average at the end {os.getloadavg()[0]:.2f} (start: {LOAD0:.2f})\n",
+             "| what | figure |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
     text = "\n".join(lines) + "\n" + "".join("\n" + x for x in EXTRA)
     with open(out, "a") as f:

@@ -163,6 +163,7 @@ def ingest_and_derive(cfg: Config, *, full: bool = False, progress=None, workers
         tmp = state_path.with_suffix(".tmp")
         tmp.write_bytes(msgspec.json.encode(state))
         os.replace(tmp, state_path)
+        cache.derived(cfg.cache_dir)
     rep.bad_by_reason = dict(Counter(state.bad_by_reason) + Counter(state.aux_bad_by_reason))
     rep.unknown_types = dict(state.unknown_types)
     rep.bad_lines = sum(rep.bad_by_reason.values())

@@ -80,6 +80,9 @@ class Manifest(msgspec.Struct):
     segments: list[int] = []
     dropped: list[int] = []
     issues_total: int = 0
+    #: sessions read into the segments whose tables are not derived yet (cleared by ``derived``): a build that
+    #: stops between reading and deriving leaves them here, and the next build derives them
+    pending: list[str] = []
 
 
 @dataclass
@@ -276,6 +279,7 @@ def ingest(
         shutil.rmtree(seg_dir)
     seg_dir.mkdir(parents=True, exist_ok=True)
     rep = IngestReport()
+    dropped_before = len(m.dropped)
     tasks: list[ReadTask] = []
     sizes: dict[str, int] = {}
     live = set()
@@ -375,20 +379,30 @@ def ingest(
         m.segments.append(seg)
         m.next_segment += 1
     # sessions whose rows were dropped changed too
-    if m.dropped and m.segments:
+    # sessions whose rows were dropped by this build changed too (earlier drops were handled by earlier builds)
+    dropped_now = sorted(set(m.dropped[dropped_before:]))
+    if dropped_now and m.segments:
         import polars as pl
 
-        dropped_now = list(set(m.dropped))
         for p in seg_dir.glob("*.entries.parquet"):
             s = pl.scan_parquet(p).filter(pl.col("file_id").is_in(dropped_now)).select("session_id")
             changed_sessions.update(s.unique().collect().get_column("session_id").to_list())
     _update_unknown(seg_dir, m, unknown)
-    rep.changed = wrote or rep.files_deleted > 0 or rep.files_rewritten > 0
-    rep.changed_sessions = {s for s in changed_sessions if s}
+    m.pending = sorted(set(m.pending) | {s for s in changed_sessions if s})
+    rep.changed = wrote or rep.files_deleted > 0 or rep.files_rewritten > 0 or bool(m.pending)
+    rep.changed_sessions = set(m.pending)
     if len(m.segments) > MAX_SEGMENTS or (m.dropped and len(m.dropped) > 200):
         _compact(seg_dir, m)
     save_manifest(cache_dir, m)
     return rep
+
+
+def derived(cache_dir: Path) -> None:
+    """The tables now reflect every segment: nothing is pending."""
+    m = load_manifest(cache_dir)
+    if m.pending:
+        m.pending = []
+        save_manifest(cache_dir, m)
 
 
 def _update_unknown(seg_dir: Path, m: Manifest, new: dict[int, Counter]) -> None:

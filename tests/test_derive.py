@@ -149,3 +149,31 @@ def test_rounds_of_cross_session_appends(corpus, tmp_path, seed):
         shutil.copytree(cache, full)
         derive_all(F.config(root, full), discover(cfg.claude_dirs), PriceTable.load(None))
         assert_same(cache, full)
+
+
+def test_a_build_stopped_before_deriving_is_finished_by_the_next(corpus, tmp_path, monkeypatch):
+    """Rows read but never derived (the process stopped in between) are derived by the next build."""
+    from ccsgen import derive
+
+    root = tmp_path / "claude"
+    shutil.copytree(corpus, root)
+    cache = tmp_path / "cache"
+    cfg = F.config(root, cache)
+    before = ingest_and_derive(cfg).responses
+    target = sorted((root / "projects").glob("*/*.jsonl"))[0]
+    donor = [x for x in lines(target) if x.get("type") == "assistant" and x.get("requestId")][0]
+    extra = json.loads(json.dumps(donor))
+    extra["requestId"], extra["uuid"] = "req-zz-new", "zz-new-uuid"
+    with target.open("a") as f:
+        f.write(json.dumps(extra) + "\n")
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(derive, "derive_changed", boom)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_and_derive(cfg)
+    monkeypatch.undo()
+    rep = ingest_and_derive(cfg)  # no file changed since, yet the read rows are derived now
+    assert rep.changed and rep.derive == "incremental" and rep.responses == before + 1
+    assert ingest_and_derive(cfg).derive == "none"

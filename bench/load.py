@@ -2,10 +2,18 @@
 
     ccsgen serve --claude-dir /tmp/demo --cache-dir /tmp/c --data-dir /tmp/d --port 8080 --no-watch &
     python bench/load.py --url http://127.0.0.1:8080 --seconds 60 --connections 32
+    # search with 50 different queries, each answer computed afresh (no response cache):
+    python bench/load.py --route '/api/search?q={q}' --queries builtin --no-cache
 
 Bounded: each route runs for ``--seconds`` (at most 300) with ``--connections`` keep-alive connections (at
 most 256), one thread each, plain http.client; it stops by itself. Only loopback addresses are accepted.
 Prints a markdown table (append it to bench/results.md).
+
+The server caches answers (per Catalog snapshot, search index and write epoch), so a route asked the same
+thing again and again measures a cache hit. To measure more than that: ``--queries`` makes requests to routes
+with ``{q}`` rotate through several queries (``builtin``: the 50 of ``QUERIES``), and ``--no-cache`` sends
+``Cache-Control: no-cache``, which makes the server compute every answer afresh. ``--gzip`` asks for gzip as
+browsers do (the bytes are read, not decompressed). ``--server-pid`` reports the server's RSS per route.
 """
 
 from __future__ import annotations
@@ -19,10 +27,22 @@ import statistics
 import sys
 import threading
 import time
+from itertools import count
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 DEFAULT_ROUTES = ["/health", "/stats", "/sessions?limit=50", "/api/dashboard-data?project={project}",
                   "/api/search?q={q}"]
+#: words that occur in the demo corpus (``ccsgen demo``), common and rare: ``--queries builtin``
+QUERIES = [
+    "error", "test", "refactor", "database", "migration", "config", "timeout", "cache", "import", "function",
+    "docker", "api", "token", "fix", "bug", "python", "rust", "build", "review", "performance", "memory",
+    "async", "request", "response", "query", "index", "session", "file", "commit", "merge", "lint", "type",
+    "class", "module", "endpoint", "auth", "retry", "queue", "logging", "metrics", "benchmark", "release",
+    "version", "handler", "client", "server", "debug", "pytest", "flaky", "json",
+]
+MAX_QUERIES = 1000
+MAX_QUERY_CHARS = 200
 
 
 def loopback_only(host: str) -> None:
@@ -41,7 +61,24 @@ def pick_project(host: str, port: int) -> str:
     return body["projects"][0]["dir_name"] if body.get("projects") else ""
 
 
-def run_route(host: str, port: int, path: str, seconds: float, conns: int) -> dict:
+def rss_mb(pid: int | None) -> float | None:
+    """The resident set of process ``pid`` in MB (Linux /proc), or None."""
+    if not pid:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def run_route(host: str, port: int, paths: list[str], seconds: float, conns: int,
+              headers: dict[str, str] | None = None) -> dict:
+    """Load ``paths`` (in turn, across all connections) for ``seconds``: counts, req/s, p50/p99 in ms."""
+    headers = headers or {}
+    turn = count()
     lat: list[list[float]] = [[] for _ in range(conns)]
     errors = [0] * conns
     statuses: dict[int, int] = {}
@@ -53,9 +90,10 @@ def run_route(host: str, port: int, path: str, seconds: float, conns: int) -> di
         c = http.client.HTTPConnection(host, port, timeout=30)
         start.wait()
         while time.perf_counter() < deadline[0]:
+            path = paths[next(turn) % len(paths)]
             t0 = time.perf_counter()
             try:
-                c.request("GET", path)
+                c.request("GET", path, headers=headers)
                 r = c.getresponse()
                 r.read()
                 status = r.status
@@ -86,7 +124,7 @@ def run_route(host: str, port: int, path: str, seconds: float, conns: int) -> di
     def pct(p: float) -> float:
         return all_lat[min(n - 1, int(p * n))] * 1000 if n else float("nan")
 
-    return {"route": path, "requests": n, "errors": sum(errors), "rps": n / elapsed if elapsed else 0.0,
+    return {"route": paths[0], "requests": n, "errors": sum(errors), "rps": n / elapsed if elapsed else 0.0,
             "p50": pct(0.50), "p99": pct(0.99), "mean": statistics.fmean(all_lat) * 1000 if n else float("nan"),
             "statuses": statuses}
 
@@ -98,24 +136,52 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--q", default="error", help="search query for /api/search")
     ap.add_argument("--project", default=None, help="project for /api/dashboard-data (default: the largest)")
-    ap.add_argument("--route", action="append", help="route to load (repeatable; default: the five of issue 6)")
+    ap.add_argument("--route", action="append",
+                    help="route to load (repeatable; default: the five of issue 6); {q} and {project} are filled in")
+    ap.add_argument("--queries", default=None,
+                    help="comma-separated queries that requests to routes with {q} rotate through, or 'builtin' "
+                         f"for {len(QUERIES)} words (default: just --q)")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="send Cache-Control: no-cache: the server computes every answer afresh")
+    ap.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip (as browsers do)")
+    ap.add_argument("--server-pid", type=int, default=None, help="report this server process's RSS per route")
     a = ap.parse_args()
     seconds = max(1.0, min(a.seconds, 300.0))
     conns = max(1, min(a.connections, 256))
     u = urlsplit(a.url)
     host, port = u.hostname or "127.0.0.1", u.port or 80
     loopback_only(host)
+    if a.queries is None:
+        queries = [a.q]
+    elif a.queries.strip() == "builtin":
+        queries = list(QUERIES)
+    else:
+        queries = [q.strip() for q in a.queries.split(",") if q.strip()]
+    queries = [q[:MAX_QUERY_CHARS] for q in dict.fromkeys(queries)][:MAX_QUERIES] or [a.q]
+    headers = {}
+    if a.no_cache:
+        headers["Cache-Control"] = "no-cache"
+    if a.gzip:
+        headers["Accept-Encoding"] = "gzip"
     project = a.project if a.project is not None else pick_project(host, port)
-    routes = [r.format(project=quote(project), q=quote(a.q)) for r in (a.route or DEFAULT_ROUTES)]
-    print(f"{conns} connections, {seconds:.0f} s per route, {a.url}\n")
+    mode = ", ".join(x for x in ("no-cache" if a.no_cache else "", "gzip" if a.gzip else "") if x)
+    print(f"{conns} connections, {seconds:.0f} s per route, {a.url}" + (f", {mode}" if mode else "") + "\n")
     print("| route | requests | errors | req/s | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|---:|---:|")
-    for r in routes:
-        res = run_route(host, port, r, seconds, conns)
-        print(f"| `{r}` | {res['requests']:,} | {res['errors']} | {res['rps']:,.0f} | {res['p50']:.1f} | "
+    for r in a.route or DEFAULT_ROUTES:
+        rotating = "{q}" in r and len(queries) > 1
+        paths = [r.format(project=quote(project), q=quote(q)) for q in (queries if rotating else queries[:1])]
+        label = r.format(project=quote(project), q="{q}") + f"` ({len(paths)} queries in turn)" if rotating \
+            else paths[0] + "`"
+        before = rss_mb(a.server_pid)
+        res = run_route(host, port, paths, seconds, conns, headers)
+        print(f"| `{label} | {res['requests']:,} | {res['errors']} | {res['rps']:,.0f} | {res['p50']:.1f} | "
               f"{res['p99']:.1f} |", flush=True)
         if res["errors"]:
-            print(f"<!-- statuses for {r}: {res['statuses']} -->", flush=True)
+            print(f"<!-- statuses for {label.rstrip('`')}: {res['statuses']} -->", flush=True)
+        after = rss_mb(a.server_pid)
+        if before is not None and after is not None:
+            print(f"<!-- server RSS {before:,.0f} -> {after:,.0f} MB -->", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ passes the guards first:
   works in a browser).
 
 Handlers return JSON-ready values; errors go through one place (:func:`_render_error`) in the shape of
-the route's surface.
+the route's surface. Answers of routes declared ``cacheable`` are kept in a bounded response cache, sent
+gzip-encoded to clients that accept it; respcache.py says what the cache keys hold and why no answer is
+served after what it was computed from changed (``Cache-Control: no-cache`` computes an answer afresh).
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ import ipaddress
 import logging
 import os
 import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,17 @@ from ..catalog import Ambiguous, Catalog, NotFound
 from ..userdata import UserData, UserDataError, open_userdata
 from . import api, ccsinfo
 from .openapi import ApiError, Invalid, Route, Unavailable, parse_body, parse_params, spec
+from .respcache import (
+    GZIP_MIN,
+    LRU,
+    Entry,
+    IndexFingerprint,
+    accepts_gzip,
+    cache_key,
+    generation,
+    streamed,
+    wants_fresh,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,8 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 MAX_BODY = 1_000_000
+#: the response cache (see respcache.py): entries, largest body kept, bytes in all
+RESPONSE_CACHE = dict(size=1024, max_bytes=16_000_000, max_total=128_000_000)
 TOKEN_COOKIE = "ccsgen_token"
 #: service -> the Catalog methods it needs (ccsgen/search adds them)
 SERVICE_METHODS = {
@@ -65,16 +78,24 @@ class Settings:
 
 
 class State:
-    """Server-wide mutable state: the current project (StackUnderflow's), refreshes in progress."""
+    """Server-wide mutable state: the current project (StackUnderflow's), refreshes in progress, and the write
+    epoch (bumped after every write and refresh; part of every response-cache key)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.current_project: str | None = None
         self._refreshing = 0
+        self.epoch = 0
 
     def set_project(self, pid: str | None) -> None:
         with self._lock:
             self.current_project = pid
+            self.epoch += 1
+
+    def bump(self) -> None:
+        """Something may have changed: no answer cached before now is served again."""
+        with self._lock:
+            self.epoch += 1
 
     @property
     def refreshing(self) -> bool:
@@ -98,15 +119,17 @@ class Context:
         self.userdata = userdata
         self.state = State()
         # per-project frames are big (a project's messages): keep a few; serialised statistics: more
-        self._caches = {"frames": LRU(size=8), "json": LRU(size=64, max_bytes=64_000_000)}
+        self._caches = {"frames": LRU(size=8), "json": LRU(size=64, max_bytes=64_000_000, max_total=192_000_000)}
+        self.index_fingerprint = IndexFingerprint(cat.cfg.index_dir)
 
     def cached(self, kind: str, key, fn):
         """``fn()`` computed once per Catalog snapshot (bounded LRU per ``kind``)."""
-        full = (self.cat.snapshot.loaded_at, key)
+        loaded_at = self.cat.snapshot.loaded_at
+        full = (loaded_at, key)
         got = self._caches[kind].get(full)
         if got is None:
             got = fn()
-            self._caches[kind].put(full, got)
+            self._caches[kind].put(full, got, loaded_at)  # and drop what older snapshots left
         return got
 
     def services(self) -> dict[str, bool]:
@@ -134,6 +157,7 @@ class Context:
             return self.cat.refresh()
         finally:
             self.state.end_refresh()
+            self.state.bump()
 
     def refresh_in_background(self) -> threading.Thread:
         def run() -> None:
@@ -152,7 +176,7 @@ class Context:
 
 def _dumps(value: Any) -> bytes:
     if isinstance(value, api.RawJSON):
-        return bytes(value)
+        return value  # already JSON (a bytes subclass): no copy
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
 
 
@@ -222,61 +246,61 @@ def _read_json_body() -> Any:
         raise ApiError(400, "Invalid JSON body") from None
 
 
-class LRU:
-    """A bounded, thread-safe LRU: at most ``size`` entries; ``bytes`` values over ``max_bytes`` are not kept.
-
-    The server's caches key everything by the Catalog snapshot it came from (a refresh starts a new one), so
-    nothing stale is ever served; cacheable GET routes add a 15-second bucket (the Catalog recomputes
-    ``is_active`` at the same pace)."""
-
-    def __init__(self, size: int = 1024, max_bytes: int = 2_000_000):
-        self.size, self.max_bytes = size, max_bytes
-        self._d: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            got = self._d.get(key)
-            if got is not None:
-                self._d.move_to_end(key)
-            return got
-
-    def put(self, key, body) -> None:
-        if isinstance(body, bytes) and len(body) > self.max_bytes:
-            return
-        with self._lock:
-            self._d[key] = body
-            self._d.move_to_end(key)
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
-
-
 def _endpoint(route: Route, ctx: Context, cache: LRU):
+    mutating = route.method in MUTATING
+
     def handle(**path: str):
-        key = None
-        if route.cacheable:
-            key = (route.operation_id, tuple(sorted(path.items())), bottle.request.query_string,
-                   ctx.cat.snapshot.loaded_at, int(time.time() // 15))
-            body = cache.get(key)
-            if body is not None:
-                bottle.response.content_type = "application/json"
-                return body
+        env = bottle.request.environ
+        key = entry = None
         try:
-            kwargs = parse_params(route, _query_get, path)
-            if route.body is not None:
-                kwargs["body"] = parse_body(route, _read_json_body())
-            value = route.handler(ctx, **kwargs)
-            status, body = route.status, _dumps(value)
-            if key is not None:
-                cache.put(key, body)
+            if route.cacheable:
+                key = cache_key(route, ctx, path, bottle.request.query_string)
+                entry = cache.get(key)
+            if entry is None or wants_fresh(env):
+                kwargs = parse_params(route, _query_get, path)
+                if route.body is not None:
+                    kwargs["body"] = parse_body(route, _read_json_body())
+                body = _dumps(route.handler(ctx, **kwargs))
+                if key is None:
+                    return _send(env, route.status, body)
+                if entry is None or entry.body != body:  # the same answer keeps its gzip encoding
+                    entry = Entry(body)
+                    cache.put(key, entry, generation(key))
+            return _send_entry(env, route.status, entry, cache, key)
         except Exception as e:  # noqa: BLE001 - one error handler, shaped by the surface
             status, body = _render_error(route.surface, e)
-        bottle.response.status = status
-        bottle.response.content_type = "application/json"
-        return body
+            return _send(env, status, body)
+        finally:
+            if mutating:  # whatever it changed, answers cached before it are not served after it
+                ctx.state.bump()
 
     handle.__name__ = route.handler.__name__
     return handle
+
+
+def _send(env: dict, status: int, body: bytes):
+    resp = bottle.response
+    if status != 200:
+        resp.status = status
+    resp.content_type = "application/json"
+    out = streamed(env, body)
+    if out is not body:  # a file: Bottle cannot know its length
+        resp.content_length = len(body)
+    return out
+
+
+def _send_entry(env: dict, status: int, entry: Entry, cache: LRU, key):
+    """A cached answer, gzip-encoded when the client accepts it and it is worth it."""
+    body = entry.body
+    if len(body) >= GZIP_MIN:
+        bottle.response.set_header("Vary", "Accept-Encoding")
+        if accepts_gzip(env):
+            had = entry.gz is not None
+            body = entry.gzipped()
+            if not had:
+                cache.grew(key)
+            bottle.response.set_header("Content-Encoding", "gzip")
+    return _send(env, status, body)
 
 
 # ---------------------------------------------------------------- guards
@@ -445,7 +469,7 @@ def make_app(catalog: Catalog, settings: Settings | None = None, userdata: UserD
     app.config["ccsgen.context"] = ctx
     app.add_hook("before_request", _guards(ctx))
 
-    cache = LRU()
+    cache = LRU(**RESPONSE_CACHE)
     for r in all_routes():
         app.route(r.bottle_path, r.method, _endpoint(r, ctx, cache), name=r.operation_id)
 

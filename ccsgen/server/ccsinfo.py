@@ -195,9 +195,10 @@ _SESSIONS = arr(ref("SessionSummary"))
 
 
 def _r(method, path, handler, tag, summary, params=(), response=OBJ, errors=(), description=""):
-    # everything but search is a function of the Catalog snapshot (the search index can change on its own)
+    # a function of the Catalog snapshot; search also of the search index (which can change on its own: its
+    # fingerprint is part of the cache key, see respcache.py)
     return Route(method, path, handler, "ccsinfo", tag, summary, tuple(params), None, response, 200, tuple(errors),
-                 description, cacheable=not path.startswith("/search"))
+                 description, cacheable=True, depends=("index",) if path.startswith("/search") else ())
 
 
 ROUTES: list[Route] = [

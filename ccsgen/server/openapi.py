@@ -133,8 +133,12 @@ class Route:
     status: int = 200
     errors: tuple[int, ...] = ()
     description: str = ""
-    #: the answer is a pure function of the Catalog snapshot and the parameters (the server may cache it)
+    #: the answer is a pure function of the Catalog snapshot, the parameters and ``depends`` (the server may
+    #: cache it; see app.py's ``cache_key``)
     cacheable: bool = False
+    #: what else the answer depends on: "project" (the server's current project and whether a refresh is
+    #: running), "index" (the search index on disk), "userdata" (manual tags and bookmarks on disk)
+    depends: tuple[str, ...] = ()
 
     @property
     def bottle_path(self) -> str:

@@ -18,27 +18,32 @@ Definitions (one each, shared with docs/definitions.md):
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from ..stats import iso, local_time
 from ..tables import HUMAN_USER_KINDS
+from .su_frames import (  # noqa: F401 - ProjectFrames and project_frames are part of this module's API
+    SEARCH_TOOLS,
+    TOK,
+    ProjectFrames,
+    memoized,
+    msg_key,
+    parse_ts,
+    project_frames,
+    scan,
+    top_model,
+)
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
 
-TOK = {"input": "input_tokens", "output": "output_tokens", "cache_creation": "cache_creation_tokens",
-       "cache_read": "cache_read_tokens"}
-SEARCH_TOOLS = ("Grep", "Glob", "LS")
 EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
 READ_TOOLS = ("Read", "NotebookRead")
 BASH_TOOLS = ("Bash", "BashOutput", "KillShell")
-IDLE_GAP_S = 60.0
 PREVIEW = 100
 #: rows kept in the detail lists (command_details, command_costs, error_details, assistant_details: the most
 #: recent or largest); the counts beside them always cover every row
@@ -53,10 +58,6 @@ ERROR_CATEGORIES = (
     ("String Not Found", r"string to replace not found|old_string"),
     ("Code Runtime Error", r"error|exception|traceback|exit code|failed"),
 )
-
-
-def _h(*parts: str) -> str:
-    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:16]
 
 
 def _tok(row: dict, prefix: str = "") -> dict:
@@ -77,175 +78,6 @@ def _preview(text: str | None, n: int = PREVIEW) -> str:
 
 def _pct(a: float, b: float, nd: int = 1) -> float:
     return round(100.0 * a / b, nd) if b else 0.0
-
-
-def _scan(cat: Catalog, name: str) -> pl.LazyFrame:
-    """A lazy scan of a raw table (the Catalog's cached Parquet), so filters push down to the files."""
-    return cat.scan(name)  # noqa: SLF001 - see the report: a public Catalog.scan(name) would replace this
-
-
-# ---------------------------------------------------------------- per-project frames
-
-
-@dataclass(frozen=True)
-class ProjectFrames:
-    pid: str
-    name: str
-    path: str
-    sessions: pl.DataFrame  # the Catalog's sessions of the project
-    responses: pl.DataFrame  # every response (subagents too), with cost components and cmd_id
-    tool_calls: pl.DataFrame  # with cmd_id and the share of their response's tokens/cost
-    messages: pl.DataFrame  # conversational messages, main transcript, file order
-    commands: pl.DataFrame  # one row per command (interaction) with its totals
-    errors: pl.DataFrame  # one row per error: timestamp, session_id, kind, tool, model, text, cmd_id
-    interrupts: pl.DataFrame  # session_id, timestamp, cmd_id
-    idle: pl.DataFrame  # per session: idle_gap_total_s, idle_gap_max_s
-
-
-def _cost_components(r: pl.DataFrame, prices) -> pl.DataFrame:
-    models = r.get_column("model").drop_nulls().unique().to_list() if r.height else []
-    pf = prices.frame(models).select("model", "p_input", "p_output", "p_cache_read", "p_cw5", "p_cw1")
-    j = r.join(pf, on="model", how="left")
-    cw = pl.when((pl.col("cache_5m_tokens") + pl.col("cache_1h_tokens")) > 0).then(
-        pl.col("cache_5m_tokens") * pl.col("p_cw5") + pl.col("cache_1h_tokens") * pl.col("p_cw1")
-    ).otherwise(pl.col("cache_creation_tokens") * pl.col("p_cw5"))
-    return j.with_columns(
-        (pl.col("input_tokens") * pl.col("p_input")).fill_null(0.0).alias("input_cost"),
-        (pl.col("output_tokens") * pl.col("p_output")).fill_null(0.0).alias("output_cost"),
-        cw.fill_null(0.0).alias("cache_creation_cost"),
-        (pl.col("cache_read_tokens") * pl.col("p_cache_read")).fill_null(0.0).alias("cache_read_cost"),
-    ).drop("p_input", "p_output", "p_cache_read", "p_cw5", "p_cw1")
-
-
-def _msg_key() -> pl.Expr:
-    return pl.coalesce(pl.col("msg_id") + ":" + pl.col("request_id").fill_null(""), pl.col("uuid")).alias("key")
-
-
-def _asof_cmd(df: pl.DataFrame, cmds: pl.DataFrame) -> pl.DataFrame:
-    """Attach ``cmd_id``: the latest command of the same session at or before each row's timestamp."""
-    if df.height == 0:
-        return df.with_columns(pl.lit(None, pl.String).alias("cmd_id"))
-    left = df.with_row_index("_i").sort("timestamp", nulls_last=True)
-    c = cmds.select("session_id", pl.col("timestamp").alias("_cts"), "cmd_id").sort("_cts")
-    have = left.filter(pl.col("timestamp").is_not_null())
-    none = left.filter(pl.col("timestamp").is_null()).with_columns(pl.lit(None, pl.String).alias("cmd_id"))
-    if c.height == 0:
-        j = have.with_columns(pl.lit(None, pl.String).alias("cmd_id"))
-    else:
-        j = have.join_asof(c, left_on="timestamp", right_on="_cts", by="session_id", strategy="backward",
-                           check_sortedness=False).drop("_cts")
-    return pl.concat([j, none], how="vertical_relaxed").sort("_i").drop("_i")
-
-
-def project_frames(cat: Catalog, pid: str) -> ProjectFrames:
-    """Everything the project's statistics need (the server caches it per Catalog snapshot)."""
-    prow = cat.projects.filter(pl.col("id") == pid).row(0, named=True)
-    sessions = cat.sessions.filter(pl.col("project") == pid)
-    sids = sessions.get_column("session_id").to_list()
-    ecols = ["file_id", "line_no", "uuid", "parent_uuid", "session_id", "is_sidechain", "kind", "user_kind",
-             "timestamp", "model", "msg_id", "request_id", "text", "is_api_error", "has_tool_use", "has_tool_result",
-             "cwd"]
-    ent = (_scan(cat, "entries").filter(pl.col("session_id").is_in(sids)).select(ecols).collect()
-           .with_columns(_parse_ts()).sort("file_id", "line_no"))
-    main = ent.filter(~pl.col("is_sidechain"))
-    users = main.filter((pl.col("kind") == "user") & pl.col("user_kind").is_in(HUMAN_USER_KINDS)).select(
-        "session_id", "uuid", "parent_uuid", "timestamp", "text", "cwd", "file_id", "line_no",
-        pl.lit("user").alias("role"), pl.lit(None, pl.String).alias("model"), pl.col("uuid").alias("key"),
-        pl.lit(False).alias("is_api_error"), pl.lit(None, pl.String).alias("msg_id"),
-    )
-    asst_lines = main.filter(pl.col("kind") == "assistant").with_columns(_msg_key())
-    asst = asst_lines.group_by("key", maintain_order=True).agg(
-        pl.col("session_id").first(), pl.col("uuid").first(), pl.col("parent_uuid").first(),
-        pl.col("timestamp").first(), pl.col("text").drop_nulls().str.join("\n\n").alias("text"),
-        pl.col("cwd").first(), pl.col("file_id").first(), pl.col("line_no").first(),
-        pl.col("model").drop_nulls().first(), pl.col("is_api_error").any(), pl.col("msg_id").first(),
-    ).with_columns(pl.lit("assistant").alias("role"))
-    cols = ["session_id", "uuid", "parent_uuid", "timestamp", "text", "cwd", "file_id", "line_no", "role", "model",
-            "key", "is_api_error", "msg_id"]
-    messages = pl.concat([users.select(cols), asst.select(cols)], how="vertical_relaxed").sort("file_id", "line_no")
-
-    # commands and the interaction each row belongs to
-    cmds = users.filter(pl.col("timestamp").is_not_null()).with_columns(
-        pl.struct("session_id", "uuid").map_elements(lambda s: _h(s["session_id"], s["uuid"] or ""),
-                                                     return_dtype=pl.String).alias("cmd_id")
-    ) if users.height else users.with_columns(pl.lit(None, pl.String).alias("cmd_id"))
-
-    resp = cat.responses.filter(pl.col("session_id").is_in(sids)).with_columns(_msg_key())
-    resp = _asof_cmd(_cost_components(resp, cat.prices), cmds)
-    # tool calls: the response that issued each one (via its line's message key), and its share of that response
-    line_key = ent.filter(pl.col("kind") == "assistant").with_columns(_msg_key()).select("uuid", "key")
-    tc = cat.tool_calls.filter(pl.col("session_id").is_in(sids)).join(line_key, on="uuid", how="left")
-    per_resp = tc.group_by("key").agg(pl.len().alias("_n"))
-    rk = resp.group_by("key").agg(*[pl.col(c).sum() for c in (*TOK.values(), "cost_usd")])
-    tc = tc.join(per_resp, on="key", how="left").join(rk, on="key", how="left").with_columns(
-        *[(pl.col(c).fill_null(0) / pl.col("_n").fill_null(1)).alias(f"share_{c}") for c in (*TOK.values(), "cost_usd")]
-    ).drop(*TOK.values(), "cost_usd", "_n")
-    tc = _asof_cmd(tc, cmds)
-
-    inter = main.filter((pl.col("kind") == "user") & (pl.col("user_kind") == "interrupt")).select(
-        "session_id", "timestamp")
-    inter = _asof_cmd(inter, cmds)
-
-    # errors: tool results with is_error (text from the blocks), and API error lines
-    err_ids = tc.filter(pl.col("is_error")).get_column("tool_id").to_list()
-    texts = (_scan(cat, "blocks").filter((pl.col("btype") == "tool_result") & pl.col("tool_id").is_in(err_ids))
-             .select("tool_id", pl.col("text").str.slice(0, 500)).unique("tool_id").collect()) if err_ids else \
-        pl.DataFrame(schema={"tool_id": pl.String, "text": pl.String})
-    tool_err = tc.filter(pl.col("is_error")).join(texts, on="tool_id", how="left").select(
-        "session_id", "timestamp", pl.lit("user").alias("kind"), pl.col("name").alias("tool"), "model", "text",
-        "cmd_id")
-    api_err = _asof_cmd(ent.filter(pl.col("is_api_error")).select(
-        "session_id", "timestamp", pl.lit("assistant").alias("kind"), pl.lit(None, pl.String).alias("tool"),
-        "model", pl.col("text").str.slice(0, 500)), cmds)
-    errors = pl.concat([tool_err, api_err.select(tool_err.columns)], how="vertical_relaxed").sort(
-        "timestamp", nulls_last=True)
-
-    commands = _commands(cmds, resp, tc, errors, inter)
-    idle = _idle(main)
-    return ProjectFrames(pid, prow["name"], prow["path"], sessions, resp, tc, messages, commands, errors, inter, idle)
-
-
-def _parse_ts() -> pl.Expr:
-    from ..tables import parse_ts
-
-    return parse_ts("timestamp")
-
-
-def _commands(cmds, resp, tc, errors, inter) -> pl.DataFrame:
-    base = cmds.select("cmd_id", "session_id", "uuid", "timestamp", "text")
-    if base.height == 0:
-        return base.with_columns(*[pl.lit(0).alias(c) for c in ("steps", "tools", "search_tools", "errors",
-                                                                  "interrupts", *TOK.values())],
-                                 pl.lit(0.0).alias("cost"), pl.lit([], pl.List(pl.String)).alias("models"),
-                                 pl.lit([], pl.List(pl.String)).alias("tool_names"),
-                                 pl.lit(None, pl.String).alias("model"))
-    r = resp.filter(pl.col("cmd_id").is_not_null()).group_by("cmd_id").agg(
-        pl.col("key").n_unique().alias("steps"), *[pl.col(c).sum() for c in TOK.values()],
-        pl.col("cost_usd").sum().alias("cost"), pl.col("model").drop_nulls().unique().sort().alias("models"),
-        pl.col("model").drop_nulls().mode().first().alias("model"),
-    )
-    t = tc.filter(pl.col("cmd_id").is_not_null()).group_by("cmd_id").agg(
-        pl.len().alias("tools"), pl.col("name").is_in(SEARCH_TOOLS).sum().alias("search_tools"),
-        pl.col("name").alias("tool_names"),
-    )
-    e = errors.filter(pl.col("cmd_id").is_not_null()).group_by("cmd_id").agg(pl.len().alias("errors"))
-    i = inter.filter(pl.col("cmd_id").is_not_null()).group_by("cmd_id").agg(pl.len().alias("interrupts"))
-    out = base.join(r, on="cmd_id", how="left").join(t, on="cmd_id", how="left").join(e, on="cmd_id", how="left") \
-        .join(i, on="cmd_id", how="left")
-    return out.with_columns(
-        *[pl.col(c).fill_null(0) for c in ("steps", "tools", "search_tools", "errors", "interrupts", *TOK.values())],
-        pl.col("cost").fill_null(0.0), pl.col("models").fill_null(pl.lit([], pl.List(pl.String))),
-        pl.col("tool_names").fill_null(pl.lit([], pl.List(pl.String))),
-    ).sort("timestamp")
-
-
-def _idle(main: pl.DataFrame) -> pl.DataFrame:
-    t = main.filter(pl.col("timestamp").is_not_null()).sort("session_id", "timestamp").with_columns(
-        (pl.col("timestamp").diff().over("session_id").dt.total_milliseconds() / 1000.0).alias("gap"))
-    return t.group_by("session_id").agg(
-        pl.col("gap").filter(pl.col("gap") > IDLE_GAP_S).sum().fill_null(0.0).alias("idle_gap_total_s"),
-        pl.col("gap").max().fill_null(0.0).alias("idle_gap_max_s"),
-    )
 
 
 # ---------------------------------------------------------------- the statistics object
@@ -408,7 +240,7 @@ def errors_section(f: ProjectFrames) -> dict:
 def models_section(f: ProjectFrames) -> dict:
     r = f.responses.filter(pl.col("model").is_not_null())
     g = r.group_by("model").agg(pl.len().alias("count"), *[pl.col(v).sum() for v in TOK.values()]).sort(
-        ["count", "model"], descending=[True, False])
+        ["count", "model"], descending=[True, False], maintain_order=True)
     return {x["model"]: {"count": x["count"], **{v: int(x[v]) for v in TOK.values()}} for x in g.iter_rows(named=True)}
 
 
@@ -511,7 +343,7 @@ def cost_sections(f: ProjectFrames, tz_offset: int = 0) -> dict:
     err_by_session = f.errors.group_by("session_id").agg(pl.len().alias("errors"))
     first_prompt = c.group_by("session_id", maintain_order=True).agg(pl.col("text").first().alias("fp"))
     ss = s.join(cmd_by_session, on="session_id", how="left").join(err_by_session, on="session_id", how="left") \
-        .join(first_prompt, on="session_id", how="left").sort("cost_usd", descending=True)
+        .join(first_prompt, on="session_id", how="left").sort("cost_usd", descending=True, maintain_order=True)
     session_costs = [{
         "session_id": x["session_id"], "started_at": iso(x["first_ts"]), "ended_at": iso(x["last_ts"]),
         "duration_s": round(float(x["duration_s"] or 0.0), 3), "cost": float(x["cost_usd"]), "tokens": _tok(x),
@@ -519,7 +351,7 @@ def cost_sections(f: ProjectFrames, tz_offset: int = 0) -> dict:
         "first_prompt_preview": _preview(x["fp"] or x["title"]), "models_used": list(x["models"] or []),
     } for x in ss.iter_rows(named=True)]
 
-    cs = c.sort("cost", descending=True)
+    cs = c.sort("cost", descending=True, maintain_order=True)
     command_costs = [{
         "interaction_id": x["cmd_id"], "session_id": x["session_id"], "timestamp": iso(x["timestamp"]),
         "prompt_preview": _preview(x["text"]), "cost": float(x["cost"]), "tokens": _tok(x), "tools_used": x["tools"],
@@ -537,7 +369,8 @@ def cost_sections(f: ProjectFrames, tz_offset: int = 0) -> dict:
 
     rd = r.filter(pl.col("timestamp").is_not_null()).with_columns(_day("timestamp", tz_offset)).group_by("date") \
         .agg(*[pl.col(v).sum() for v in TOK.values()]).sort("date")
-    per_session = {x["session_id"]: _tok(x) for x in s.sort("first_ts", nulls_last=True).iter_rows(named=True)}
+    per_session = {x["session_id"]: _tok(x)
+                   for x in s.sort("first_ts", nulls_last=True, maintain_order=True).iter_rows(named=True)}
     token_composition = {
         "daily": {x["date"]: _tok(x) for x in rd.iter_rows(named=True)},
         "totals": {k: int(r.get_column(v).sum()) for k, v in TOK.items()},
@@ -547,15 +380,18 @@ def cost_sections(f: ProjectFrames, tz_offset: int = 0) -> dict:
     n = c.height
     mean_tools = float(c.get_column("tools").mean()) if n else 0.0
     mean_steps = float(c.get_column("steps").mean()) if n else 0.0
-    high_tools = c.filter(pl.col("tools") >= max(10.0, 2 * mean_tools)).sort("tools", descending=True).head(20)
-    high_steps = c.filter(pl.col("steps") >= max(10.0, 2 * mean_steps)).sort("steps", descending=True).head(20)
+    high_tools = c.filter(pl.col("tools") >= max(10.0, 2 * mean_tools)).sort(
+        "tools", descending=True, maintain_order=True).head(20)
+    high_steps = c.filter(pl.col("steps") >= max(10.0, 2 * mean_steps)).sort(
+        "steps", descending=True, maintain_order=True).head(20)
     outliers = {"high_tool_commands": [_cmd_item(x) for x in high_tools.iter_rows(named=True)],
                 "high_step_commands": [_cmd_item(x) for x in high_steps.iter_rows(named=True)]}
 
     retry, wasted_tokens, wasted_cost = _retries(f)
     errors_by_tool = {k: v for k, v in f.errors.filter(pl.col("tool").is_not_null()).group_by("tool").agg(
-        pl.len()).sort("len", descending=True).iter_rows()}
-    top_err = c.filter(pl.col("errors") > 0).sort(["errors", "cost"], descending=True).head(10)
+        pl.len()).sort(["len", "tool"], descending=[True, False]).iter_rows()}
+    top_err = c.filter(pl.col("errors") > 0).sort(["errors", "cost"], descending=True, maintain_order=True) \
+        .head(10)
     error_cost = {"total_errors": f.errors.height, "estimated_retry_tokens": wasted_tokens,
                   "estimated_retry_cost": wasted_cost, "errors_by_tool": errors_by_tool,
                   "top_error_commands": [_cmd_item(x) for x in top_err.iter_rows(named=True)]}
@@ -575,7 +411,8 @@ def cost_sections(f: ProjectFrames, tz_offset: int = 0) -> dict:
 def _retries(f: ProjectFrames) -> tuple[list[dict], int, float]:
     """Per (command, tool) with a failed call that the assistant called again: the longest run of consecutive
     failures and what the failed calls cost (their share of the issuing responses' output tokens and cost)."""
-    tc = f.tool_calls.filter(pl.col("cmd_id").is_not_null()).sort("timestamp", nulls_last=True)
+    tc = f.tool_calls.filter(pl.col("cmd_id").is_not_null()).sort("timestamp", nulls_last=True,
+                                                                    maintain_order=True)
     if tc.height == 0:
         return [], 0, 0.0
     g = tc.group_by("cmd_id", "name", maintain_order=True).agg(
@@ -608,7 +445,7 @@ def session_efficiency(f: ProjectFrames) -> list[dict]:
         pl.col("name").is_in(EDIT_TOOLS).sum().alias("edit"), pl.col("name").is_in(READ_TOOLS).sum().alias("read"),
         pl.col("name").is_in(BASH_TOOLS).sum().alias("bash"))
     s = f.sessions.select("session_id", "duration_s", "first_ts").join(g, on="session_id", how="left") \
-        .join(f.idle, on="session_id", how="left").sort("first_ts", nulls_last=True)
+        .join(f.idle, on="session_id", how="left").sort("first_ts", nulls_last=True, maintain_order=True)
     out = []
     for x in s.iter_rows(named=True):
         n = x["n"] or 0
@@ -666,11 +503,13 @@ def _tools_of(f: ProjectFrames, keys: list[str], inputs: dict[str, Any] | None) 
 
 
 def _tool_inputs(cat: Catalog, f: ProjectFrames, keys: list[str]) -> dict[str, Any]:
-    ids = f.tool_calls.filter(pl.col("key").is_in(keys)).get_column("tool_id").to_list()
+    tc = f.tool_calls.filter(pl.col("key").is_in(keys))
+    ids = tc.get_column("tool_id").to_list()
     if not ids:
         return {}
-    sids = f.sessions.get_column("session_id").to_list()
-    b = (_scan(cat, "blocks").filter(pl.col("session_id").is_in(sids) & (pl.col("btype") == "tool_use")
+    # only the sessions of these calls: the blocks' row groups of other sessions are skipped unread
+    sids = tc.get_column("session_id").unique().to_list()
+    b = (scan(cat, "blocks").filter(pl.col("session_id").is_in(sids) & (pl.col("btype") == "tool_use")
                                      & pl.col("tool_id").is_in(ids)).select("tool_id", "input_json").collect())
     out = {}
     for tid, raw in b.iter_rows():
@@ -683,13 +522,18 @@ def _tool_inputs(cat: Catalog, f: ProjectFrames, keys: list[str]) -> dict[str, A
 
 def messages(cat: Catalog, f: ProjectFrames, limit: int | None = None, offset: int = 0) -> list[dict]:
     """StackUnderflow's message objects (``/api/messages``), oldest first."""
-    m = f.messages.sort("timestamp", "file_id", "line_no", nulls_last=True).slice(offset, limit)
+    by_time = memoized(f, "messages_by_time",
+                       lambda: f.messages.sort("timestamp", "file_id", "line_no", nulls_last=True))
+    m = by_time.slice(offset, limit)
     keys = m.filter(pl.col("role") == "assistant").get_column("key").to_list()
     tools_by_key = _tools_of(f, keys, _tool_inputs(cat, f, keys))
     rk = f.responses.filter(pl.col("key").is_in(keys)).group_by("key").agg(*[pl.col(v).sum() for v in TOK.values()])
     tok_by_key = {x["key"]: _tok(x) for x in rk.iter_rows(named=True)}
     err_keys = set(f.tool_calls.filter(pl.col("is_error") & pl.col("key").is_in(keys)).get_column("key").to_list())
-    cmd = {x["uuid"]: x for x in f.commands.select("uuid", "tools", "model", "steps").iter_rows(named=True)}
+    users = m.filter(pl.col("role") == "user").get_column("uuid")
+    page_cmds = f.commands.filter(pl.col("uuid").is_in(users.drop_nulls().to_list())
+                                  | (pl.col("uuid").is_null() & pl.lit(users.has_nulls())))
+    cmd = {x["uuid"]: x for x in page_cmds.select("uuid", "tools", "model", "steps").iter_rows(named=True)}
     out = []
     for x in m.iter_rows(named=True):
         user = x["role"] == "user"
@@ -719,7 +563,7 @@ def messages_summary(f: ProjectFrames) -> dict:
     users = int((m.get_column("role") == "user").sum())
     by_model = {"N/A": users} if users else {}
     for mdl, n in m.filter(pl.col("role") == "assistant").group_by(pl.col("model").fill_null("N/A")).agg(
-            pl.len()).sort("len", descending=True).iter_rows():
+            pl.len()).sort(["len", "model"], descending=[True, False]).iter_rows():
         by_model[mdl] = by_model.get(mdl, 0) + n
     r = f.responses
     return {
@@ -759,16 +603,15 @@ def project_stats(projects: pl.DataFrame, sessions: pl.DataFrame, responses: pl.
 def file_stats(cat: Catalog, f: ProjectFrames) -> pl.DataFrame:
     """Per log file of the project: messages, tokens, cost, model, tool calls."""
     sids = f.sessions.get_column("session_id").to_list()
-    ent = (_scan(cat, "entries").filter(pl.col("session_id").is_in(sids))
+    ent = (scan(cat, "entries").filter(pl.col("session_id").is_in(sids))
            .select("file_id", "kind", "user_kind", "msg_id", "request_id", "uuid", "timestamp").collect())
-    ent = ent.with_columns(_parse_ts(), _msg_key())
+    ent = ent.with_columns(parse_ts(), msg_key())
     m = ent.group_by("file_id").agg(
         ((pl.col("kind") == "user") & pl.col("user_kind").is_in(HUMAN_USER_KINDS)).sum().alias("user_messages"),
         pl.col("key").filter(pl.col("kind") == "assistant").n_unique().alias("assistant_messages"),
         pl.col("timestamp").min().alias("first_ts"), pl.col("timestamp").max().alias("last_ts"),
     )
-    r = f.responses.group_by("file_id").agg(
-        *[pl.col(v).sum() for v in TOK.values()], pl.col("cost_usd").sum(),
-        pl.col("model").drop_nulls().mode().first().alias("model"))
+    r = f.responses.group_by("file_id").agg(*[pl.col(v).sum() for v in TOK.values()], pl.col("cost_usd").sum()) \
+        .join(top_model(f.responses, "file_id"), on="file_id", how="left")
     t = f.tool_calls.group_by("file_id").agg(pl.len().alias("tool_calls"))
     return m.join(r, on="file_id", how="full", coalesce=True).join(t, on="file_id", how="left")

@@ -218,15 +218,24 @@ def server_bench(corpus: Path, cache: Path, data: Path, seconds: float) -> list[
                 break
             except OSError:
                 time.sleep(0.5)
-        out = subprocess.run([sys.executable, str(HERE / "load.py"), "--url", f"http://127.0.0.1:{port}",
-                              "--seconds", str(seconds), "--connections", "32"],
-                             capture_output=True, text=True, timeout=seconds * 10 + 120)
-        table = out.stdout.strip()
-        if not table:
-            return [("server load", f"failed: {out.stderr[-300:]}")]
+        common = [sys.executable, str(HERE / "load.py"), "--url", f"http://127.0.0.1:{port}",
+                  "--seconds", str(seconds), "--connections", "32", "--server-pid", str(srv.pid)]
+        runs = [
+            ("The five routes of issue 6 (repeated requests: cached answers)", []),
+            ("Dashboard as a browser asks for it (gzip)", ["--gzip", "--route", "/api/dashboard-data?project={project}"]),
+            ("Search, 50 different queries in turn", ["--queries", "builtin", "--route", "/api/search?q={q}"]),
+            ("Search, 50 queries, every answer computed afresh (Cache-Control: no-cache)",
+             ["--queries", "builtin", "--no-cache", "--route", "/api/search?q={q}"]),
+        ]
+        tables = []
+        for title, extra in runs:
+            out = subprocess.run([*common, *extra], capture_output=True, text=True, timeout=seconds * 10 + 120)
+            if not out.stdout.strip():
+                return [("server load", f"failed: {out.stderr[-300:]}")]
+            tables.append(f"{title}:\n\n{out.stdout.strip()}\n")
         EXTRA.append(f"Server load, {seconds:.0f} s per route, 32 keep-alive connections, client on the same "
-                     f"machine:\n\n{table}\n")
-        return [("server load", "table below")]
+                     "machine:\n\n" + "\n".join(tables))
+        return [("server load", "tables below")]
     finally:
         srv.terminate()
         try:

@@ -50,12 +50,13 @@ def _in(col: str, values) -> pl.Expr:
     return pl.col(col).is_in(pl.Series(values, dtype=pl.String).implode())
 
 
-def _write(cfg: Config, out: dict[str, pl.DataFrame]) -> None:
-    """Write the tables two at a time (Polars encodes Parquet without holding the GIL)."""
+def _write(cfg: Config, out: dict[str, pl.DataFrame], *, threads: int = 2) -> None:
+    """Write the tables, two at a time by default (Polars encodes Parquet without holding the GIL; a full
+    derive writes one at a time, to keep its peak memory down)."""
     from concurrent.futures import ThreadPoolExecutor
 
     biggest_first = sorted(out.items(), key=lambda kv: -kv[1].height)
-    with ThreadPoolExecutor(max_workers=2) as ex:
+    with ThreadPoolExecutor(max_workers=threads) as ex:
         for f in [ex.submit(tables.write_table, df, _path(cfg, name)) for name, df in biggest_first]:
             f.result()
 
@@ -78,27 +79,27 @@ def derive_all(cfg: Config, files: list[sources.SourceFile], prices: PriceTable)
     unknown line types)."""
     m = cache.load_manifest(cfg.cache_dir)
     seg = cfg.cache_dir / "segments"
+    # one raw table at a time, each dropped when done with: peak memory is what bounds a cold build
+    responses = tables.derive_responses(cache.scan_raw(seg, m, "usage").collect(), prices)
     entries_lf = cache.scan_raw(seg, m, "entries")
     entries = entries_lf.select(list(tables.DERIVE_ENTRY_COLS)).with_columns(tables.parse_ts("timestamp")).collect()
-    usage = cache.scan_raw(seg, m, "usage").collect()
-    blocks = cache.scan_raw(seg, m, "blocks").select(BLOCK_COLS)
     meta = cache.scan_raw(seg, m, "meta").collect()
     history = cache.scan_raw(seg, m, "history").collect()
     files_df = tables.files_frame(m.files)
-    responses = tables.derive_responses(usage, prices)
-    tool_calls = tables.derive_tool_calls(blocks, entries)
+    tool_calls = tables.derive_tool_calls(cache.scan_raw(seg, m, "blocks").select(BLOCK_COLS), entries)
     aggs = tables.session_aggregates(entries, responses, tool_calls, tables.first_prompts(entries_lf))
     titles = tables.session_titles(meta, entries.select("uuid", "session_id"))
     sessions = tables.finish_sessions(aggs, titles, files_df)
     cwds = tables.cwd_counts(entries)
     projects = tables.derive_projects(sessions, cwds)
+    del entries  # the raw rows are the bulk of the peak: gone before writing
     extra: list = []
     out = {
         "responses": responses, "tool_calls": tool_calls, "sessions": sessions, "projects": projects,
         "prompts": tables.derive_prompts(history), "tasks": tables.read_tasks(files, extra),
         "todos": tables.read_todos(files, extra), "files": files_df, AGGS: aggs, CWDS: cwds,
     }
-    _write(cfg, out)
+    _write(cfg, out, threads=1)
     return _issue_counts(seg, m), _reasons(extra), cache.unknown_type_counts(seg)
 
 

@@ -166,8 +166,10 @@ def main() -> None:
     project = a.project if a.project is not None else pick_project(host, port)
     mode = ", ".join(x for x in ("no-cache" if a.no_cache else "", "gzip" if a.gzip else "") if x)
     print(f"{conns} connections, {seconds:.0f} s per route, {a.url}" + (f", {mode}" if mode else "") + "\n")
-    print("| route | requests | errors | req/s | p50 ms | p99 ms |")
-    print("|---|---:|---:|---:|---:|---:|")
+    rss_col = a.server_pid is not None
+    print("| route | requests | errors | req/s | p50 ms | p99 ms |" + (" server RSS MB |" if rss_col else ""))
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|" if rss_col else ""))
+    notes = []
     for r in a.route or DEFAULT_ROUTES:
         rotating = "{q}" in r and len(queries) > 1
         paths = [r.format(project=quote(project), q=quote(q)) for q in (queries if rotating else queries[:1])]
@@ -175,14 +177,16 @@ def main() -> None:
             else paths[0] + "`"
         before = rss_mb(a.server_pid)
         res = run_route(host, port, paths, seconds, conns, headers)
-        print(f"| `{label} | {res['requests']:,} | {res['errors']} | {res['rps']:,.0f} | {res['p50']:.1f} | "
-              f"{res['p99']:.1f} |", flush=True)
-        if res["errors"]:
-            print(f"<!-- statuses for {label.rstrip('`')}: {res['statuses']} -->", flush=True)
         after = rss_mb(a.server_pid)
-        if before is not None and after is not None:
-            print(f"<!-- server RSS {before:,.0f} -> {after:,.0f} MB -->", flush=True)
-
+        rss = ""
+        if rss_col:  # a column, not a line between rows: a Markdown table ends at the first line that is not a row
+            rss = f" {before:,.0f} -> {after:,.0f} |" if before is not None and after is not None else " ? |"
+        print(f"| `{label} | {res['requests']:,} | {res['errors']} | {res['rps']:,.0f} | {res['p50']:.1f} | "
+              f"{res['p99']:.1f} |{rss}", flush=True)
+        if res["errors"]:
+            notes.append(f"statuses for {label.rstrip('`')}: {res['statuses']}")
+    for n in notes:
+        print(f"\n{n}")
 
 if __name__ == "__main__":
     main()

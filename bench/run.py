@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--skip-server", action="store_true")
     ap.add_argument("--load-seconds", type=float, default=20.0)
+    ap.add_argument("--soak-seconds", type=float, default=60.0, help="per route at 64 connections; 0: no soak")
     ap.add_argument("--work", type=Path, default=HERE / "data")
     a = ap.parse_args()
     ccsgen = [sys.executable, "-m", "ccsgen.cli"]
@@ -159,7 +160,7 @@ def main() -> None:
         rows.append(("site build", f"failed: {str(e)[:200]}"))
     rows += search_bench(corpus, cache, data)
     if not a.skip_server:
-        rows += server_bench(corpus, cache, data, a.load_seconds)
+        rows += server_bench(corpus, cache, data, a.load_seconds, a.soak_seconds)
     if not a.skip_peers:
         rows += peers(corpus, tmp)
     write_results(a.size, rows)
@@ -199,7 +200,7 @@ print(json.dumps({{"cold": cold, "inc": inc, "q": q, "idx": r}}))
     ]
 
 
-def server_bench(corpus: Path, cache: Path, data: Path, seconds: float) -> list[tuple[str, str]]:
+def server_bench(corpus: Path, cache: Path, data: Path, seconds: float, soak: float = 0) -> list[tuple[str, str]]:
     import socket
 
     with socket.socket() as s:
@@ -227,9 +228,14 @@ def server_bench(corpus: Path, cache: Path, data: Path, seconds: float) -> list[
             ("Search, 50 queries, every answer computed afresh (Cache-Control: no-cache)",
              ["--queries", "builtin", "--no-cache", "--route", "/api/search?q={q}"]),
         ]
+        if soak > 0:
+            runs.append((f"Soak: {soak:.0f} s per route at 64 connections (errors and server memory over time)",
+                         ["--seconds", str(soak), "--connections", "64", "--route", "/stats",
+                          "--route", "/sessions?limit=50", "--queries", "builtin", "--route", "/api/search?q={q}"]))
         tables = []
         for title, extra in runs:
-            out = subprocess.run([*common, *extra], capture_output=True, text=True, timeout=seconds * 10 + 120)
+            out = subprocess.run([*common, *extra], capture_output=True, text=True,
+                                 timeout=max(seconds, soak) * 10 + 120)
             if not out.stdout.strip():
                 return [("server load", f"failed: {out.stderr[-300:]}")]
             tables.append(f"{title}:\n\n{out.stdout.strip()}\n")

@@ -378,7 +378,6 @@ def ingest(
     if wrote:
         m.segments.append(seg)
         m.next_segment += 1
-    # sessions whose rows were dropped changed too
     # sessions whose rows were dropped by this build changed too (earlier drops were handled by earlier builds)
     dropped_now = sorted(set(m.dropped[dropped_before:]))
     if dropped_now and m.segments:

@@ -68,15 +68,23 @@ def _check_dirs(cfg: Config) -> None:
                    "or try `ccsgen build --demo`.")
 
 
+def _fail_on_pricing_error(fn, *args, **kwargs):
+    """``fn(...)``; a bad price table (the overrides file) is a clear CLI error, not a traceback."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as e:
+        from .pricing import PricingError  # here, not above: a build with nothing to do never imports Polars
+
+        if isinstance(e, PricingError):
+            raise fail(str(e)) from None
+        raise
+
+
 def open_catalog(cfg: Config, quiet: bool = True, refresh: bool = True, full: bool = False):
     _check_dirs(cfg)
     from .catalog import Catalog
-    from .pricing import PricingError
 
-    try:
-        return Catalog.open(cfg, refresh=refresh, full=full, progress=RichProgress(not quiet))
-    except PricingError as e:
-        raise fail(str(e)) from None
+    return _fail_on_pricing_error(Catalog.open, cfg, refresh=refresh, full=full, progress=RichProgress(not quiet))
 
 
 def ingest_only(cfg: Config, quiet: bool = True, full: bool = False):
@@ -84,11 +92,4 @@ def ingest_only(cfg: Config, quiet: bool = True, full: bool = False):
     _check_dirs(cfg)
     from .build import ingest_and_derive
 
-    try:
-        return ingest_and_derive(cfg, full=full, progress=RichProgress(not quiet))
-    except Exception as e:
-        from .pricing import PricingError
-
-        if isinstance(e, PricingError):
-            raise fail(str(e)) from None
-        raise
+    return _fail_on_pricing_error(ingest_and_derive, cfg, full=full, progress=RichProgress(not quiet))

@@ -280,18 +280,6 @@ def finish_sessions(aggs: pl.DataFrame, titles: pl.DataFrame, files: pl.DataFram
     return out.sort(["last_ts", "session_id"], descending=[True, False], nulls_last=True)
 
 
-def derive_sessions(
-    entries: pl.DataFrame,
-    responses: pl.DataFrame,
-    tool_calls: pl.DataFrame,
-    meta: pl.DataFrame,
-    prompts_text: pl.DataFrame,
-    files: pl.DataFrame,
-) -> pl.DataFrame:
-    aggs = session_aggregates(entries, responses, tool_calls, prompts_text)
-    return finish_sessions(aggs, session_titles(meta, entries.select("uuid", "session_id")), files)
-
-
 def first_prompts(entries: pl.LazyFrame) -> pl.DataFrame:
     """The first real prompt (typed by a person, main transcript) of each session, with its text."""
     return (

@@ -17,7 +17,8 @@ from ccsgen.server import su_stats
 
 
 def reference_snippet(text: str, terms: Q.Terms, width: int = Q.SNIPPET_CHARS) -> tuple[str, bool]:
-    """query.snippet as it was: every token of the text, then every window (quadratic)."""
+    """query.snippet as it was: every token of the text, then every window (quadratic); the window is then
+    rendered by the same function."""
     text = text or ""
     scan = text[:Q.SNIPPET_SCAN]
     spans = [(s, e, t) for s, e, t in S.word_spans(scan) if terms.matches(t)] if (terms.exact or terms.prefixes) else []
@@ -29,33 +30,7 @@ def reference_snippet(text: str, terms: Q.Terms, width: int = Q.SNIPPET_CHARS) -
         seen = {t for s2, _e2, t in spans[i:] if s2 < s + width}
         if len(seen) > best:
             best, best_i = len(seen), i
-    first = spans[best_i][0]
-    start = max(0, first - width // 4)
-    if start > 0:
-        ws = scan.rfind(" ", max(0, start - 20), first)
-        start = ws + 1 if ws >= 0 else start
-    end = min(len(text), start + width)
-    if end < len(text):
-        ws = scan.find(" ", end, end + 20)
-        end = ws if ws > 0 else end
-    parts = ["…" if start > 0 else ""]
-    pos = start
-    merged: list[list[int]] = []
-    for s, e, _t in spans:
-        if s < start or e > end:
-            continue
-        if merged and s == merged[-1][1]:
-            merged[-1][1] = e
-        else:
-            merged.append([s, e])
-    for s, e in merged:
-        parts.append(html.escape(text[pos:s], quote=True))
-        parts.append("<mark>" + html.escape(text[s:e], quote=True) + "</mark>")
-        pos = e
-    parts.append(html.escape(text[pos:end], quote=True))
-    if end < len(text):
-        parts.append("…")
-    return "".join(parts), True
+    return Q.render_window(text, scan, spans, spans[best_i][0], width), True
 
 
 WORDS = ["error", "Errors", "ERR", "err_code", "test", "tests", "testing", "pytest", "x1", "1x", "a", "I", "foo",

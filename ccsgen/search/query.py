@@ -472,7 +472,11 @@ def snippet(text: str, terms: Terms, width: int = SNIPPET_CHARS) -> tuple[str, b
             j += 1
         if len(seen) > best:
             best, best_i = len(seen), i
-    first = spans[best_i][0]
+    return render_window(text, scan, spans, spans[best_i][0], width), True
+
+
+def render_window(text: str, scan: str, spans: list, first: int, width: int) -> str:
+    """The HTML of the window around the match starting at ``first``: cut at spaces, matches in ``<mark>``."""
     start = max(0, first - width // 4)
     if start > 0:
         ws = scan.rfind(" ", max(0, start - 20), first)
@@ -498,7 +502,7 @@ def snippet(text: str, terms: Terms, width: int = SNIPPET_CHARS) -> tuple[str, b
     parts.append(html.escape(text[pos:end], quote=True))
     if end < len(text):
         parts.append("…")
-    return "".join(parts), True
+    return "".join(parts)
 
 
 def best_snippet(texts: Sequence[str], terms: Terms, width: int = SNIPPET_CHARS) -> str:

@@ -42,7 +42,7 @@ HEAD_BYTES = 1024
 RAW_TABLES = ("entries", "usage", "blocks", "meta", "history", "issues")
 MAX_SEGMENTS = 12
 #: bump when the meaning of the raw rows changes; schema changes are caught by ``cache_format()`` itself
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 
 
 def cache_format() -> str:

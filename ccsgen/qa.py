@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from .rawvalues import CONTEXT_PREFIX_RE
 from .stats import iso
 
 QUESTION_CAP = 2000
@@ -153,7 +154,8 @@ def exchanges(entries: pl.DataFrame, blocks: pl.DataFrame) -> pl.DataFrame:
     return (
         e.group_by("session_id", "_x", maintain_order=True).agg(
             pl.col("project").first(), pl.col("user_kind").first().alias("head"),
-            pl.col("text").first().alias("question"), pl.col("timestamp").first().alias("ts"),
+            pl.col("text").first().str.replace(CONTEXT_PREFIX_RE, "").alias("question"),
+            pl.col("timestamp").first().alias("ts"),
             pl.col("uuid").first(),
             pl.col("text").filter(pl.col("_answer")).alias("texts"),
             pl.col("tools").filter(is_asst).list.explode(keep_nulls=False, empty_as_null=False).drop_nulls()

@@ -4,6 +4,7 @@ used by ccsgen.records while it turns lines into rows."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -89,8 +90,28 @@ def input_summary(raw: bytes) -> str:
     return ""
 
 
+#: context the harness puts before what a person typed, in the same message (the IDE extensions' open file
+#: and selection, reminders): ``CONTEXT_PREFIX_RE`` (Rust regex syntax, for Polars) matches all of it
+_CONTEXT_TAGS = ("ide_opened_file", "ide_selection", "system-reminder")
+_CONTEXT_BLOCK = re.compile(r"\s*<(ide_opened_file|ide_selection|system-reminder)>.*?</\1>", re.DOTALL)
+CONTEXT_PREFIX_RE = r"^(?s)(?:\s*<(?:ide_opened_file|ide_selection|system-reminder)>.*?</(?:ide_opened_file|ide_selection|system-reminder)>)+\s*"
+
+
+def strip_context(text: str) -> str:
+    """``text`` without the context blocks it starts with (``<ide_selection>…</ide_selection>`` …)."""
+    pos = 0
+    while True:
+        m = _CONTEXT_BLOCK.match(text, pos)
+        if m is None:
+            return text[pos:].lstrip() if pos else text
+        pos = m.end()
+
+
 def classify_user(text: str, line: Line, has_tool_result: bool) -> str:
-    """What a ``user`` line is. Only ``prompt``, ``command`` and ``bash`` are typed by a person."""
+    """What a ``user`` line is. Only ``prompt``, ``command`` and ``bash`` are typed by a person.
+
+    A line that starts with context blocks (an IDE's open file or selection, a reminder) is classified by
+    what follows them: a prompt typed in the VS Code extension arrives that way. Context alone is ``meta``."""
     if has_tool_result:
         return "tool_result"
     if line.isCompactSummary or text.startswith("This session is being continued from a previous conversation"):
@@ -98,6 +119,11 @@ def classify_user(text: str, line: Line, has_tool_result: bool) -> str:
     if line.isMeta:
         return "meta"
     s = text.lstrip()
+    if s.startswith("<") and s[1:].startswith(_CONTEXT_TAGS):
+        rest = strip_context(s)
+        if not rest or rest is s:
+            return "meta"
+        s = rest
     if s.startswith("[Request interrupted by user"):
         return "interrupt"
     if "<command-name>" in s[:300]:

@@ -19,6 +19,7 @@ import polars as pl
 from . import records, sources
 from .config import DERIVED_TABLES
 from .pricing import PriceTable, add_cost
+from .rawvalues import CONTEXT_PREFIX_RE
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +287,8 @@ def first_prompts(entries: pl.LazyFrame) -> pl.DataFrame:
         entries.filter(
             (pl.col("kind") == "user") & (pl.col("user_kind") == "prompt") & ~pl.col("is_sidechain")
         )
-        .select("session_id", "file_id", "line_no", pl.col("text").str.slice(0, 400))
+        .select("session_id", "file_id", "line_no",
+                pl.col("text").str.slice(0, 20_000).str.replace(CONTEXT_PREFIX_RE, "").str.slice(0, 400))
         .sort(["file_id", "line_no"])
         .collect()
     )

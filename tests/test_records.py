@@ -117,6 +117,13 @@ def test_blocks_of_every_kind():
         ("<task-notification>done</task-notification>", {}, "task_notification"),
         ("Warmup", {"isSidechain": True}, "warmup"),
         ("a real question", {}, "prompt"),
+        # the VS Code extension sends the open file / selection in front of the prompt, in the same message
+        ("<ide_opened_file>The user opened a.py</ide_opened_file>", {}, "meta"),
+        ("<ide_selection>lines 1 to 2\nx = 1</ide_selection>\nWhy is x 1?", {}, "prompt"),
+        ("<ide_opened_file>a</ide_opened_file>\n<system-reminder>r</system-reminder> fix it", {}, "prompt"),
+        ("<ide_opened_file>a</ide_opened_file><command-name>/clear</command-name>", {}, "command"),
+        ("<ide_selection>never closed… and a question?", {}, "meta"),
+        ("skill body <ide_selection>x</ide_selection>", {}, "prompt"),
     ],
 )
 def test_user_line_kinds(text, overrides, kind):

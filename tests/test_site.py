@@ -358,6 +358,52 @@ def test_outline_lists_the_prompts(site):
     assert any("ZZPROMPTZZ" in i for i in items) and any("/init" in i for i in items)
 
 
+def test_a_session_with_only_a_warm_up_thread_says_where_it_is(tmp_path):
+    """A main file that is gone, and a subagent folder holding only Claude Code's warm-up: the page says the
+    thread is hidden noise (it used to promise threads that "follow" and showed nothing), and an empty
+    outline is a sentence, not a numbered list item."""
+    F.reset()
+    sid = "5e551011-0000-4000-8000-000000000001"
+    side = {"isSidechain": True, "agentId": "w4rm", "sessionId": sid}
+    claude = F.make_claude_dir(tmp_path, {
+        f"projects/{F.PROJECT}/{sid}/subagents/agent-w4rm.jsonl": [
+            F.make_user("Warmup", **side), F.make_assistant("Ready to help.", **side)],
+    })
+    out = tmp_path / "site"
+    build(claude, tmp_path / "cache", out)
+    s = soup(session_page(out, sid))
+    note = s.select_one("#transcript .empty").get_text(" ", strip=True)
+    assert "warm-up" in note and "Show system" in note and "follow" not in note
+    assert s.select(".other-threads details.noise") and "ZZ" not in note
+    assert not s.select(".outline li") and "No prompts." in s.select_one(".outline").get_text()
+
+
+def test_a_prompt_sent_with_ide_context_is_a_prompt(tmp_path):
+    """The VS Code extension puts the open file or selection in front of what the person typed, in the same
+    message: that line counts as a prompt, titles the session with the typed words, and the transcript shows
+    the context as chips above the prompt, not as raw tags."""
+    F.reset()
+    sid = "1de00000-0000-4000-8000-000000000002"
+    sel = "<ide_selection>The user selected the lines 1 to 2 from /w/app.py:\nZZSELECTEDZZ</ide_selection>"
+    claude = F.make_claude_dir(tmp_path, {F.session_path(sid): [
+        F.make_user([{"type": "text", "text": sel}, {"type": "text", "text": "Why does ZZTYPEDZZ fail?"}],
+                    sessionId=sid),
+        F.make_assistant("Because.", sessionId=sid),
+    ]})
+    cat = F.build_catalog(claude, tmp_path / "cache")
+    row = cat.sessions.row(0, named=True)
+    assert row["title"] == "Why does ZZTYPEDZZ fail?" and row["user_messages"] == 1
+    out = tmp_path / "site"
+    site_build.build_site(cat, out)
+    s = soup(session_page(out, sid))
+    prompt = s.select_one("#transcript .msg.user") or s.select_one("#transcript [data-kind=user]")
+    assert prompt is not None, "the prompt is shown"
+    chip = prompt.select_one(".chip").get_text()
+    assert chip.startswith("IDE · ") and "ZZSELECTEDZZ" in chip
+    assert "ZZTYPEDZZ" in prompt.get_text() and "<ide_selection>" not in prompt.get_text()
+    assert [li.get_text(" ", strip=True) for li in s.select(".outline li")] == ["Why does ZZTYPEDZZ fail?"]
+
+
 def test_session_header_numbers(site):
     data = json.loads((site / paths.json_twin(paths.session(SESSION))).read_text())
     s = data["session"]

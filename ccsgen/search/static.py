@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from .. import cache
+from ..rawvalues import CONTEXT_PREFIX_RE
 from ..tables import HUMAN_USER_KINDS, parse_ts
 from . import schema as S
 
@@ -79,6 +80,31 @@ def encode_postings(ids: list[int]) -> str:
     return ",".join(out)
 
 
+def b36_expr(v: pl.Expr, max_value: int) -> pl.Expr:
+    """Non-negative integers -> base 36 strings (``_b36``, vectorised), for values up to ``max_value``."""
+    powers = [1]
+    while powers[-1] * 36 <= max(max_value, 0):
+        powers.append(powers[-1] * 36)
+    digit = [((v // p) % 36).cast(pl.UInt8).replace_strict(list(range(36)), list(_B36), return_dtype=pl.String)
+             for p in powers]
+    parts = [pl.when(v >= p).then(d).otherwise(pl.lit("")) for p, d in zip(powers[1:], digit[1:], strict=True)]
+    return pl.concat_str([*reversed(parts), digit[0]])
+
+
+def encode_postings_column(ids: pl.Series) -> pl.Series:
+    """``encode_postings`` of every list of a ``list[int]`` column at once (what a big index needs: millions
+    of ids)."""
+    frame = pl.DataFrame({"ids": ids}).with_row_index("_g")
+    deltas = frame.select(
+        "_g", pl.concat_list(pl.col("ids").list.first(), pl.col("ids").list.diff().list.slice(1)).alias("d"),
+    ).explode("d")
+    top = deltas.get_column("d").max()
+    enc = (deltas.drop_nulls("d").select("_g", b36_expr(pl.col("d"), int(top or 0)).alias("s"))
+           .group_by("_g", maintain_order=True).agg(pl.col("s").str.join(","))
+           .join(frame.select("_g"), on="_g", how="right").sort("_g"))
+    return enc.get_column("s").fill_null("").alias("postings")
+
+
 def decode_postings(s: str) -> list[int]:
     ids, prev = [], 0
     for x in s.split(",") if s else ():
@@ -118,7 +144,12 @@ def static_docs(cat: Catalog) -> tuple[pl.DataFrame, pl.DataFrame]:
     ).filter(
         ((pl.col("kind") == "user") & pl.col("user_kind").is_in(HUMAN_USER_KINDS))
         | ((pl.col("kind") == "assistant") & (pl.col("text").fill_null("") != ""))
-    ).with_columns(parse_ts("timestamp")).collect().sort(["file_id", "line_no"])
+    ).with_columns(
+        parse_ts("timestamp"),
+        # a prompt's IDE context (open file, selection) is not what the person typed
+        pl.when(pl.col("kind") == "user").then(pl.col("text").str.replace(CONTEXT_PREFIX_RE, ""))
+        .otherwise(pl.col("text")).alias("text"),
+    ).collect().sort(["file_id", "line_no"])
     rk = pl.coalesce(pl.col("msg_id") + ":" + pl.col("request_id"), pl.col("uuid"))
     msgs = (
         e.with_columns(rk.alias("_rk"))
@@ -140,16 +171,23 @@ def static_docs(cat: Catalog) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def postings(docs: pl.DataFrame) -> pl.DataFrame:
     """(term, ids): every folded term and the ascending ids of the docs that hold it."""
-    folded = docs.select("doc", fold_expr(pl.col("text").fill_null("")).alias("t"))
-    words = folded.select("doc", pl.col("t").str.extract_all(WORD_RE).alias("term")).explode("term")
+    text = docs.select("doc", pl.col("text").fill_null(""))
+    ascii_only = pl.col("text").str.contains(r"[^\x00-\x7f]").not_()
+    # folding ASCII is lowercasing (the costly Unicode steps run only on the texts that need them)
+    folded = pl.concat([
+        text.filter(ascii_only).select("doc", pl.col("text").str.to_lowercase().alias("t")),
+        text.filter(~ascii_only).select("doc", fold_expr(pl.col("text")).alias("t")),
+    ])
+    # a doc's distinct words: (doc, term) pairs are unique without a global pass
+    words = folded.select("doc", pl.col("t").str.extract_all(WORD_RE).list.unique().alias("term")).explode("term")
     uni_docs = folded.filter(pl.col("t").str.contains(S.UNI_DETECT))
     uni_rows = [(d, t) for d, text in uni_docs.select("doc", pl.col("t").str.extract_all(UNI_RE)).iter_rows()
                 for t in _uni_terms(text or [])]
-    uni = pl.DataFrame(uni_rows, schema={"doc": pl.Int64, "term": pl.String}, orient="row")
+    uni = pl.DataFrame(uni_rows, schema={"doc": pl.Int64, "term": pl.String}, orient="row").unique()
     terms = pl.concat([words.drop_nulls("term"), uni])
     terms = terms.filter((pl.col("term").str.len_chars() <= MAX_TERM)
                          & ~pl.col("term").str.contains(r"^[0-9]{7,}$"))
-    return terms.unique().group_by("term").agg(pl.col("doc").sort().alias("ids"))
+    return terms.group_by("term").agg(pl.col("doc").sort().alias("ids")).sort("term")
 
 
 def _js(kind: str, n: int, data) -> str:
@@ -197,26 +235,32 @@ def write_static_index(cat: Catalog, out_dir: Path, *, href: Callable[[str], str
     while n_shards < 4096 and est / n_shards > TARGET_SHARD_BYTES:
         n_shards *= 2
     shards: list[dict[str, str]] = [{} for _ in range(n_shards)]
-    for term, ids, _n in df.iter_rows():
-        shards[shard_of(term, n_shards)][term] = encode_postings(ids)
+    for term, enc in zip(df.get_column("term").to_list(), encode_postings_column(df.get_column("ids")).to_list(),
+                         strict=True):
+        shards[shard_of(term, n_shards)][term] = enc
     total = 0
     for i, sh in enumerate(shards):
         total += _write(tmp / f"t-{i}.js", _js("t", i, sh))
     # the most common words: one file each, loaded only by a query that has them
-    for i, (_term, ids, _n) in enumerate(common_df.iter_rows()):
-        total += _write(tmp / f"c-{i}.js", _js("c", i, encode_postings(ids)))
+    for i, enc in enumerate(encode_postings_column(common_df.get_column("ids")).to_list()):
+        total += _write(tmp / f"c-{i}.js", _js("c", i, enc))
     # doc chunks
-    rows = docs.select(
+    frame = docs.select(
         pl.col("session_id").replace_strict(sidx, default=-1, return_dtype=pl.Int64), "kind",
         (pl.col("timestamp").dt.epoch("s")).fill_null(0), pl.col("uuid").fill_null(""),
         pl.col("text").fill_null("").str.slice(0, preview * 2).str.replace_all(r"\s+", " ").str.strip_chars()
         .str.slice(0, preview),
-    ).rows()
+    )
+    rows = frame.rows()
     n_chunks = 0
     for c in range(0, len(rows), CHUNK):
         total += _write(tmp / f"d-{c // CHUNK}.js", _js("d", c // CHUNK, [list(r) for r in rows[c:c + CHUNK]]))
         n_chunks += 1
-    meta = {"s": ",".join(_b36(r[0]) if r[0] >= 0 else "" for r in rows), "k": "".join(str(r[1]) for r in rows)}
+    s_idx = pl.col("session_id")
+    meta = frame.select(
+        pl.when(s_idx >= 0).then(b36_expr(s_idx, len(sidx))).otherwise(pl.lit("")).str.join(",").alias("s"),
+        pl.col("kind").cast(pl.String).str.join("").alias("k"),
+    ).row(0, named=True) if rows else {"s": "", "k": ""}
     total += _write(tmp / "meta.js", _js("x", 0, meta))
     build = str(int(time.time()))
     manifest = {"version": VERSION, "build": build, "docs": n_docs, "shards": n_shards, "chunk": CHUNK,

@@ -38,7 +38,8 @@ BLOCK_COLUMNS = ["uuid", "idx", "btype", "text", "tool_id", "tool_name", "input_
                  "media_type", "data", "result_agent_id"]
 
 _B64 = re.compile(r"[A-Za-z0-9+/\r\n]+={0,2}")
-_IDE_TAG = re.compile(r"<(ide_opened_file|ide_selection)>(.*?)</\1>\s*", re.DOTALL)
+#: context blocks at the start of a user line (rawvalues.strip_context): shown as chips above the prompt
+_CONTEXT_TAG = re.compile(r"\s*<(ide_opened_file|ide_selection|system-reminder)>(.*?)</\1>\s*", re.DOTALL)
 
 
 def _tag(text: str, name: str) -> str | None:
@@ -340,8 +341,26 @@ class Builder:
         text = e["text"] or ""
         if uk == "tool_result":
             return self._orphan_results(e)
+        chips: list[str] = []
+        if uk in ("prompt", "meta") and not e["is_meta"] and _CONTEXT_TAG.match(text):
+            # the IDE's open file or selection (or a reminder) sent along with what the person typed
+            blocks, pos = [], 0
+            while (found := _CONTEXT_TAG.match(text, pos)) is not None:
+                blocks.append((found.group(1), found.group(2)))
+                pos = found.end()
+            rest = text[pos:].strip()
+            chips = [("IDE · " if name.startswith("ide_") else "reminder · ") + _one_line(body, 120)
+                     for name, body in blocks]
+            if rest:
+                text = rest
+                uk = "prompt"  # what the reader says too (a cache from before it did may still say "meta")
+            elif all(name.startswith("ide_") for name, _ in blocks):
+                return self._msg(e, "meta", "user", noise=True, label="IDE",
+                                 text="; ".join(c.removeprefix("IDE · ") for c in chips))
         if uk == "prompt":
-            return self._prompt(e, text)
+            m = self._prompt(e, text)
+            m.chips = chips
+            return m
         if uk == "command":
             name = (_tag(text, "command-name") or "").strip()
             if name and not name.startswith("/"):
@@ -386,14 +405,6 @@ class Builder:
             status = (_tag(text, "status") or "").strip()
             return self._msg(e, "notice", "user", label="task " + (status or "notification"), text=summary,
                              level="error" if status in ("failed", "killed") else "info")
-        if uk == "meta" and not e["is_meta"] and _IDE_TAG.match(text):
-            rest = _IDE_TAG.sub("", text).strip()
-            chips = [_one_line(c, 120) for _, c in _IDE_TAG.findall(text)]
-            if rest:
-                m = self._prompt(e, rest)
-                m.chips = chips
-                return m
-            return self._msg(e, "meta", "user", noise=True, label="IDE", text="; ".join(chips))
         # meta, warmup, empty, unknown kinds: kept, hidden by default
         label = {"warmup": "warm-up", "empty": "empty"}.get(uk or "", "meta")
         if uk == "empty" and not self.by_uuid.get(e["uuid"]):

@@ -276,9 +276,17 @@ def finish_sessions(aggs: pl.DataFrame, titles: pl.DataFrame, files: pl.DataFram
         pl.coalesce(
             pl.col("ai_title"), pl.col("custom_title"), pl.col("summary"), pl.col("first_prompt"),
             pl.col("slug"), pl.lit("(untitled)"),
-        ).str.replace_all(r"\s+", " ").str.strip_chars().str.slice(0, TITLE_LEN).alias("title"),
-    )
+        ).str.replace_all(r"\s+", " ").str.strip_chars().alias("title"),
+    ).with_columns(short_title(pl.col("title")))
     return out.sort(["last_ts", "session_id"], descending=[True, False], nulls_last=True)
+
+
+def short_title(t: pl.Expr) -> pl.Expr:
+    """At most TITLE_LEN characters: a longer title is cut at a word boundary and ends in "…"."""
+    cut = t.str.slice(0, TITLE_LEN - 1)
+    return (pl.when(t.str.len_chars() > TITLE_LEN)
+            .then(pl.when(cut.str.contains(r"\s\S*$")).then(cut.str.replace(r"\s+\S*$", "")).otherwise(cut) + "…")
+            .otherwise(t).alias(t.meta.output_name()))
 
 
 def first_prompts(entries: pl.LazyFrame) -> pl.DataFrame:

@@ -212,7 +212,7 @@
       setStar((d.bookmarks || []).some(function (b) { return b.message_index === null || b.message_index === undefined; }));
     }).catch(function () { /* bookmarks unavailable */ });
     getJSON("/api/tags/session/" + encodeURIComponent(sid)).then(function (d) {
-      var list = Array.isArray(d) ? d : (d.tags || []);
+      var list = Array.isArray(d) ? d : (d.all || d.tags || []);  /* the seed's shape: {auto, manual, all} */
       list.forEach(function (t) { tags.appendChild(el("span", "tag small", typeof t === "string" ? t : t.name)); });
     }).catch(function () { /* tags unavailable */ });
   }

@@ -17,7 +17,7 @@ from pathlib import Path
 import msgspec
 
 from . import sources
-from .config import DERIVED_TABLES, Config
+from .config import DERIVED_TABLES, Config, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ class BuildReport:
         return d
 
 
-#: bump when the derived tables' meaning changes: the next build derives everything again
-DERIVE_VERSION = 2
+#: bump when the derived tables' meaning or layout changes: the next build derives everything again
+DERIVE_VERSION = 3
 
 
 class TablesState(msgspec.Struct):
@@ -79,6 +79,7 @@ class TablesState(msgspec.Struct):
     built_at: float = 0.0
     task_sig: str = ""
     prices_sig: str = ""
+    history_sig: str = ""
     bad_by_reason: dict[str, int] = {}
     aux_bad_by_reason: dict[str, int] = {}
     unknown_types: dict[str, int] = {}
@@ -98,6 +99,12 @@ def _sig(files: list[sources.SourceFile]) -> str:
         except OSError:
             pass
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _history_sig(m) -> str:
+    """Changes when a prompt history file was read, rewritten or deleted (the manifest's view of them)."""
+    return "|".join(sorted(f"{k}:{st.file_id}:{st.offset}:{st.lines}" for k, st in m.files.items()
+                           if st.kind == sources.HISTORY))
 
 
 def _prices_sig(cfg: Config) -> str:
@@ -151,19 +158,22 @@ def ingest_and_derive(cfg: Config, *, full: bool = False, progress=None, workers
     aux = [f for f in files if f.kind in (sources.TASK, sources.TODO)]
     task_sig = _sig(aux)
     prices_sig = _prices_sig(cfg)
-    have_all = all((tdir / f"{n}.parquet").is_file() for n in DERIVED_TABLES)
+    have_all = all(table_exists(tdir, n) for n in DERIVED_TABLES)
     same_base = have_all and state.version == DERIVE_VERSION and state.prices_sig == prices_sig
     need = full or ing.changed or not same_base or state.task_sig != task_sig
     rep.changed = need
     if need:
+        history_sig = _history_sig(ing.manifest)
         with rep.stage("tables"):
             state, rep.derive = _derive(cfg, files, state, incremental=same_base and not full,
-                                        changed=ing.changed_sessions, tasks_changed=state.task_sig != task_sig)
+                                        changed=ing.changed_sessions, tasks_changed=state.task_sig != task_sig,
+                                        history_changed=state.history_sig != history_sig, manifest=ing.manifest)
         state.task_sig, state.prices_sig, state.version = task_sig, prices_sig, DERIVE_VERSION
+        state.history_sig = history_sig
         tmp = state_path.with_suffix(".tmp")
         tmp.write_bytes(msgspec.json.encode(state))
         os.replace(tmp, state_path)
-        cache.derived(cfg.cache_dir)
+        cache.derived(cfg.cache_dir, ing.manifest)
     rep.bad_by_reason = dict(Counter(state.bad_by_reason) + Counter(state.aux_bad_by_reason))
     rep.unknown_types = dict(state.unknown_types)
     rep.bad_lines = sum(rep.bad_by_reason.values())
@@ -173,23 +183,24 @@ def ingest_and_derive(cfg: Config, *, full: bool = False, progress=None, workers
 
 
 def _derive(cfg: Config, files: list[sources.SourceFile], old: TablesState, *, incremental: bool,
-            changed: set[str], tasks_changed: bool) -> tuple[TablesState, str]:
+            changed: set[str], tasks_changed: bool, history_changed: bool, manifest) -> tuple[TablesState, str]:
     import polars as pl
 
-    from . import derive
+    from . import derive, tables
     from .pricing import PriceTable
 
     prices = PriceTable.load(cfg.prices_file)
     got, mode = None, "incremental"
     if incremental and derive.can_derive_incrementally(cfg):
-        got = derive.derive_changed(cfg, files, prices, changed, tasks_changed=tasks_changed)
+        got = derive.derive_changed(cfg, files, prices, changed, tasks_changed=tasks_changed,
+                                    history_changed=history_changed, manifest=manifest)
         if got is not None:
             log.info("derived %d changed sessions incrementally", len(changed))
     if got is None:
-        got, mode = derive.derive_all(cfg, files, prices), "full"
+        got, mode = derive.derive_all(cfg, files, prices, manifest), "full"
     bad, aux_bad, unknown = got
     tdir = cfg.tables_dir
-    resp = pl.scan_parquet(tdir / "responses.parquet")
+    resp = tables.scan_table(tdir, "responses")
     unpriced = sorted(
         resp.filter(~pl.col("priced") & pl.col("model").is_not_null()).select(pl.col("model").unique())
         .collect().get_column("model").to_list()

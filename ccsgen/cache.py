@@ -23,7 +23,6 @@ import os
 import shutil
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,8 +38,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEAD_BYTES = 1024
+#: the sessions read into the segments but not derived yet (see ``Manifest.pending``)
+PENDING_FILE = "pending.json"
 RAW_TABLES = ("entries", "usage", "blocks", "meta", "history", "issues")
 MAX_SEGMENTS = 12
+#: more dropped file ids than this: the next compaction rewrites every segment (and forgets them)
+MAX_DROPPED = 200
+#: segments smaller than this (bytes of Parquet) are merged by a compaction; larger ones are left as they are
+SMALL_SEGMENT_BYTES = 16 * 1024 * 1024
 #: bump when the meaning of the raw rows changes; schema changes are caught by ``cache_format()`` itself
 CACHE_VERSION = 5
 
@@ -70,6 +75,15 @@ class FileState(msgspec.Struct):
     head_len: int
     head_hash: str
     tail_hash: str = ""  # hash of the TAIL_BYTES before ``offset``: a file regrown past a truncation differs there
+    #: bad lines read from it so far, by reason (see ``Manifest.counts_issues``)
+    issues: dict[str, int] = {}
+
+
+class PartInfo(msgspec.Struct):
+    """What one Parquet part of a segment holds rows of: source file ids and session ids (``""`` included)."""
+
+    files: list[int] = []
+    sessions: list[str] = []
 
 
 class Manifest(msgspec.Struct):
@@ -83,6 +97,12 @@ class Manifest(msgspec.Struct):
     #: sessions read into the segments whose tables are not derived yet (cleared by ``derived``): a build that
     #: stops between reading and deriving leaves them here, and the next build derives them
     pending: list[str] = []
+    #: True when every FileState counts its bad lines (manifests of older versions did not: their counts come
+    #: from the issues table)
+    counts_issues: bool = False
+    #: ``"<segment>.<part>"`` -> what that part holds, so a derive that wants a few sessions or files opens only
+    #: the parts that may hold them (a part not listed may hold anything)
+    parts: dict[str, PartInfo] = {}
 
 
 @dataclass
@@ -101,6 +121,8 @@ class IngestReport:
     unknown_types: Counter = field(default_factory=Counter)
     changed: bool = False
     changed_sessions: set[str] = field(default_factory=set)
+    #: the manifest as saved by this ingest (so the stages after it need not read it again)
+    manifest: Manifest | None = None
 
 
 TAIL_BYTES = 256
@@ -120,22 +142,38 @@ def _head_hash(path: Path, n: int) -> str:
 def load_manifest(cache_dir: Path) -> Manifest:
     p = cache_dir / "manifest.json"
     if not p.is_file():
-        return Manifest(format=cache_format())
+        return Manifest(format=cache_format(), counts_issues=True)
     try:
         m = msgspec.json.decode(p.read_bytes(), type=Manifest)
     except msgspec.MsgspecError:
         log.warning("cache manifest unreadable or from another version; rebuilding")
-        return Manifest(format=cache_format())
+        return Manifest(format=cache_format(), counts_issues=True)
     if m.format != cache_format():
         log.info("cache written by another version; rebuilding")
-        return Manifest(format=cache_format())
+        return Manifest(format=cache_format(), counts_issues=True)
+    pending = cache_dir / PENDING_FILE
+    if pending.is_file():
+        try:
+            m.pending = sorted(set(m.pending) | set(msgspec.json.decode(pending.read_bytes(), type=list[str])))
+        except msgspec.MsgspecError:  # unreadable: which sessions wait to be derived is unknown, so read all again
+            log.warning("cache pending list unreadable; rebuilding")
+            return Manifest(format=cache_format(), counts_issues=True)
     return m
 
 
 def save_manifest(cache_dir: Path, m: Manifest) -> None:
-    p = cache_dir / "manifest.json"
+    """Write the manifest; its pending sessions go to their own small file first (so that ``derived`` needs
+    only to remove that file, not to write the manifest again)."""
+    if m.pending:
+        _write_atomic(cache_dir / PENDING_FILE, msgspec.json.encode(m.pending))
+    else:
+        (cache_dir / PENDING_FILE).unlink(missing_ok=True)
+    _write_atomic(cache_dir / "manifest.json", msgspec.json.encode(msgspec.structs.replace(m, pending=[])))
+
+
+def _write_atomic(p: Path, data: bytes) -> None:
     tmp = p.with_suffix(".tmp")
-    tmp.write_bytes(msgspec.json.encode(m))
+    tmp.write_bytes(data)
     os.replace(tmp, p)
 
 
@@ -164,6 +202,8 @@ class ReadResult:
     issue_reasons: list[str]
     unknown_types: Counter
     sessions: set[str]
+    #: the session id of every row read (``""`` too), for the manifest's part index
+    all_sessions: set[str] = field(default_factory=set)
 
 
 def _read_chunk(t: ReadTask) -> tuple[Chunk, int]:
@@ -201,9 +241,10 @@ def read_batch(batch: list[ReadTask], part_prefix: str | None = None) -> tuple[l
     for t in batch:
         ch, n = _read_chunk(t)
         sessions = set(ch.entries["session_id"]) | set(ch.usage["session_id"])
+        every = sessions | set(ch.blocks["session_id"]) | set(ch.meta["session_id"])
         results.append(ReadResult(
             t, {}, ch.lines, n, t.offset + n, ch.end_line, [i.reason for i in ch.issues], ch.unknown_types,
-            {s for s in sessions if s},
+            {s for s in sessions if s}, {s if isinstance(s, str) else "" for s in every},
         ))
         chunks.append(ch)
     frames = _frames(chunks)
@@ -211,7 +252,8 @@ def read_batch(batch: list[ReadTask], part_prefix: str | None = None) -> tuple[l
         return results, frames
     if any(r.lines for r in results):
         for name, df in frames.items():
-            _write_segment(df, Path(f"{part_prefix}.{name}.parquet"))
+            if df.height:  # a table with no rows here has no file (one file fewer to open on every scan)
+                _write_segment(df, Path(f"{part_prefix}.{name}.parquet"))
     return results, {}
 
 
@@ -274,9 +316,11 @@ def ingest(
     seg_dir = cache_dir / "segments"
     if full and seg_dir.exists():
         shutil.rmtree(seg_dir)
-    m = Manifest(format=cache_format()) if full else load_manifest(cache_dir)
+    m = Manifest(format=cache_format(), counts_issues=True) if full else load_manifest(cache_dir)
     if not m.segments and seg_dir.exists():
         shutil.rmtree(seg_dir)
+    if not m.files:
+        m.counts_issues = True
     seg_dir.mkdir(parents=True, exist_ok=True)
     rep = IngestReport()
     dropped_before = len(m.dropped)
@@ -323,7 +367,7 @@ def ingest(
             file_id=fid, kind=sf.kind, project=sf.project, session_hint=sf.session_hint, agent_id=sf.agent_id,
             size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, offset=start, lines=line0,
             head_len=old.head_len if (start and old) else min(HEAD_BYTES, st.st_size),
-            head_hash="",
+            head_hash="", issues=dict(old.issues) if (start and old) else {},
         )
     for key in list(m.files):
         if key not in live:
@@ -345,8 +389,10 @@ def ingest(
         rep.files_read += 1
         rep.lines_read += r.lines
         rep.bytes_read += r.bytes_read
-        for reason in r.issue_reasons:
-            rep.issue_counts[reason.split(":")[0]] += 1
+        if r.issue_reasons:
+            got = Counter(reason.split(":")[0] for reason in r.issue_reasons)
+            rep.issue_counts.update(got)
+            st.issues = dict(Counter(st.issues) + got)
         rep.unknown_types.update(r.unknown_types)
         if r.unknown_types:
             unknown[r.task.file_id] = r.unknown_types
@@ -356,23 +402,28 @@ def ingest(
 
     wrote = False
 
-    def take_batch(results: list[ReadResult]) -> None:
+    def take_batch(i: int, results: list[ReadResult]) -> None:
         nonlocal wrote
         for r in results:
             take(r)
-        wrote = wrote or any(r.lines for r in results)
+        if any(r.lines for r in results):
+            wrote = True
+            m.parts[f"{seg}.{i}"] = PartInfo(
+                sorted({r.task.file_id for r in results}), sorted(set().union(*(r.all_sessions for r in results))))
 
     use_pool = workers > 1 and total >= POOL_MIN_BYTES and len(tasks) > 1
     ordered = sorted(tasks, key=lambda t: -(sizes.get(t.path, 0) - t.offset)) if use_pool else tasks
     batches = _batches(ordered, sizes, BATCH_BYTES)
     prefixes = [str(seg_dir / f"{seg}.{i}") for i in range(len(batches))]
     if use_pool:
+        from concurrent.futures import ProcessPoolExecutor  # not imported by builds that read a few files
+
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            for results, _ in ex.map(read_batch, batches, prefixes):
-                take_batch(results)
+            for i, (results, _) in enumerate(ex.map(read_batch, batches, prefixes)):
+                take_batch(i, results)
     else:
-        for batch, prefix in zip(batches, prefixes, strict=True):
-            take_batch(read_batch(batch, prefix)[0])
+        for i, (batch, prefix) in enumerate(zip(batches, prefixes, strict=True)):
+            take_batch(i, read_batch(batch, prefix)[0])
     if progress:
         progress.stop()
     if wrote:
@@ -383,25 +434,28 @@ def ingest(
     if dropped_now and m.segments:
         import polars as pl
 
-        for p in seg_dir.glob("*.entries.parquet"):
+        for p in _part_paths(seg_dir, m, "entries", file_ids=dropped_now):
             s = pl.scan_parquet(p).filter(pl.col("file_id").is_in(dropped_now)).select("session_id")
             changed_sessions.update(s.unique().collect().get_column("session_id").to_list())
     _update_unknown(seg_dir, m, unknown)
     m.pending = sorted(set(m.pending) | {s for s in changed_sessions if s})
     rep.changed = wrote or rep.files_deleted > 0 or rep.files_rewritten > 0 or bool(m.pending)
     rep.changed_sessions = set(m.pending)
-    if len(m.segments) > MAX_SEGMENTS or (m.dropped and len(m.dropped) > 200):
-        _compact(seg_dir, m)
+    obsolete: list[Path] = []
+    if len(m.segments) > MAX_SEGMENTS or (m.dropped and len(m.dropped) > MAX_DROPPED):
+        obsolete = _compact(seg_dir, m)
     save_manifest(cache_dir, m)
+    for p in obsolete:
+        p.unlink(missing_ok=True)
+    rep.manifest = m
     return rep
 
 
-def derived(cache_dir: Path) -> None:
-    """The tables now reflect every segment: nothing is pending."""
-    m = load_manifest(cache_dir)
-    if m.pending:
+def derived(cache_dir: Path, m: Manifest | None = None) -> None:
+    """The tables now reflect every segment: nothing is pending. ``m``: the manifest as the ingest saved it."""
+    (cache_dir / PENDING_FILE).unlink(missing_ok=True)
+    if m is not None:
         m.pending = []
-        save_manifest(cache_dir, m)
 
 
 def _update_unknown(seg_dir: Path, m: Manifest, new: dict[int, Counter]) -> None:
@@ -419,6 +473,18 @@ def _update_unknown(seg_dir: Path, m: Manifest, new: dict[int, Counter]) -> None
         cur.update(counts)
         per_file[str(fid)] = dict(cur)
     p.write_bytes(msgspec.json.encode(per_file))
+
+
+def issue_counts(seg_dir: Path, m: Manifest) -> dict[str, int]:
+    """Bad lines in the files read (still valid), by reason."""
+    total: Counter = Counter()
+    if m.counts_issues:
+        for st in m.files.values():
+            if st.issues:
+                total.update(st.issues)
+        return dict(total)
+    issues = scan_raw(seg_dir, m, "issues").select("reason").collect()
+    return dict(Counter(r.split(":")[0] for r in issues.get_column("reason").to_list()))
 
 
 def unknown_type_counts(seg_dir: Path) -> dict[str, int]:
@@ -442,30 +508,113 @@ def _write_segment(df: pl.DataFrame, path: Path) -> None:
     df.write_parquet(path, compression="lz4", statistics=True, row_group_size=8192)
 
 
-def _compact(seg_dir: Path, m: Manifest) -> None:
+def _union(infos: list[PartInfo | None]) -> PartInfo | None:
+    if any(i is None for i in infos):
+        return None
+    return PartInfo(sorted(set().union(*(i.files for i in infos))), sorted(set().union(*(i.sessions for i in infos))))
 
+
+def _segment_parts(on_disk: OnDisk, seg: int) -> list[str]:
+    return sorted({n for (s, _), names in on_disk.items() if s == str(seg) for n in names})
+
+
+def _compact(seg_dir: Path, m: Manifest) -> list[Path]:
+    """Fewer segments. Runs of consecutive small segments (each build's new rows) are merged, each into one part
+    (their rows in the same order); with no such run, or many dropped files, everything is merged into one
+    part (streaming: memory stays bounded however large the cache is). Large parts keep their session index,
+    so a derive of a few sessions keeps opening few of them. Returns the files no longer used (to delete once
+    the manifest is saved)."""
     t0 = time.perf_counter()
-    seg = m.next_segment
-    m.next_segment += 1
-    for name in RAW_TABLES:
-        # streaming: memory stays bounded however large the cache is
-        scan_raw(seg_dir, m, name).sink_parquet(
-            seg_dir / f"{seg}.0.{name}.parquet", compression="lz4", statistics=True, row_group_size=8192)
-    for old in m.segments:
-        for p in seg_dir.glob(f"{old}.*.parquet"):
-            p.unlink(missing_ok=True)
-    m.segments = [seg]
-    m.dropped = []
-    log.info("compacted segments in %.2fs", time.perf_counter() - t0)
+    on_disk = parts_on_disk(seg_dir)
+    sizes = {}
+    for seg in m.segments:
+        sizes[seg] = sum(os.stat(p).st_size for p in seg_dir.glob(f"{seg}.*.parquet"))
+    runs: list[list[int]] = [[]]
+    for seg in m.segments:
+        if sizes[seg] < SMALL_SEGMENT_BYTES:
+            runs[-1].append(seg)
+        elif runs[-1]:
+            runs.append([])
+    runs = [r for r in runs if len(r) > 1]
+    full = not runs or (m.dropped and len(m.dropped) > MAX_DROPPED)
+    if full:
+        runs = [list(m.segments)]
+    obsolete: list[Path] = []
+    segments = list(m.segments)
+    for run in runs:
+        seg = m.next_segment
+        m.next_segment += 1
+        sub = msgspec.structs.replace(m, segments=run)
+        for name in RAW_TABLES:
+            scan_raw(seg_dir, sub, name, on_disk=on_disk).sink_parquet(
+                seg_dir / f"{seg}.0.{name}.parquet", compression="lz4", statistics=True, row_group_size=8192)
+        parts = [part for old in run for part in _segment_parts(on_disk, old)]
+        info = _union([m.parts.get(part) for part in parts])
+        for part in parts:
+            m.parts.pop(part, None)
+        if info is not None:
+            m.parts[f"{seg}.0"] = info
+        for old in run:
+            obsolete.extend(seg_dir.glob(f"{old}.*.parquet"))
+        i = segments.index(run[0])
+        segments[i: i + len(run)] = [seg]
+    m.segments = segments
+    live = {str(s) for s in segments}
+    m.parts = {k: v for k, v in m.parts.items() if k.split(".")[0] in live}
+    if full:
+        m.dropped = []
+    log.info("compacted %d segments into %d in %.2fs", sum(map(len, runs)), len(runs), time.perf_counter() - t0)
+    return obsolete
 
 
-def scan_raw(seg_dir: Path, m: Manifest, name: str) -> pl.LazyFrame:
-    """All rows of raw table ``name`` still valid (dropped file ids filtered out)."""
+OnDisk = dict[tuple[str, str], list[str]]
+
+
+def parts_on_disk(seg_dir: Path) -> OnDisk:
+    """(segment, table) -> its part names ("<segment>.<part>"), from one listing of ``seg_dir`` (a derive, which
+    looks parts up many times, lists them once)."""
+    out: OnDisk = {}
+    with os.scandir(seg_dir) as it:
+        for e in it:
+            bits = e.name.split(".")
+            if len(bits) == 4 and bits[3] == "parquet":
+                out.setdefault((bits[0], bits[2]), []).append(f"{bits[0]}.{bits[1]}")
+    for v in out.values():
+        v.sort()  # the order of the file names
+    return out
+
+
+def _part_paths(seg_dir: Path, m: Manifest, name: str, *, sessions=None, file_ids=None,
+                on_disk: OnDisk | None = None) -> list[Path]:
+    """The part files of raw table ``name`` that may hold rows of ``sessions`` / ``file_ids`` (None: any)."""
+    want_s = None if sessions is None else {s or "" for s in sessions}
+    want_f = None if file_ids is None else set(file_ids)
+    if on_disk is None:
+        on_disk = parts_on_disk(seg_dir)
+    out = []
+    for s in m.segments:
+        for part in on_disk.get((str(s), name), ()):
+            p = seg_dir / f"{part}.{name}.parquet"
+            info = m.parts.get(part)
+            if info is not None and (
+                (want_s is not None and want_s.isdisjoint(info.sessions))
+                or (want_f is not None and want_f.isdisjoint(info.files))
+            ):
+                continue
+            out.append(p)
+    return out
+
+
+def scan_raw(seg_dir: Path, m: Manifest, name: str, *, sessions=None, file_ids=None,
+             on_disk: OnDisk | None = None) -> pl.LazyFrame:
+    """All rows of raw table ``name`` still valid (dropped file ids filtered out). With ``sessions`` or
+    ``file_ids``: at least all the rows of those sessions or files (only the parts that may hold them are
+    read; the caller filters the rows)."""
     import polars as pl
 
     from .tables import RAW_SCHEMAS
 
-    paths = [p for s in m.segments for p in sorted(seg_dir.glob(f"{s}.*.{name}.parquet"))]
+    paths = _part_paths(seg_dir, m, name, sessions=sessions, file_ids=file_ids, on_disk=on_disk)
     if not paths:
         return pl.DataFrame(schema=RAW_SCHEMAS[name]).lazy()
     lf = pl.scan_parquet(paths) if len(paths) > 1 else pl.scan_parquet(paths[0])

@@ -25,7 +25,7 @@ import polars as pl
 
 from . import cache, stats, tables
 from .build import BuildReport, ingest_and_derive
-from .config import ACTIVE_WINDOW_SECONDS, Config
+from .config import ACTIVE_WINDOW_SECONDS, Config, table_exists
 from .pricing import PriceTable
 
 log = logging.getLogger(__name__)
@@ -81,13 +81,13 @@ class Catalog:
     @classmethod
     def open(cls, cfg: Config, *, refresh: bool = True, full: bool = False, progress=None) -> Catalog:
         report = ingest_and_derive(cfg, full=full, progress=progress) if refresh else None
-        if not refresh and not (cfg.tables_dir / "sessions.parquet").is_file():
+        if not refresh and not all(table_exists(cfg.tables_dir, n) for n in tables.DERIVED):
             report = ingest_and_derive(cfg, full=full, progress=progress)
         return cls(cfg, report)
 
     def _load(self) -> Snapshot:
         d = self.cfg.tables_dir
-        frames = {n: pl.read_parquet(d / f"{n}.parquet") for n in tables.DERIVED}
+        frames = {n: tables.read_table(d, n) for n in tables.DERIVED}
         return Snapshot(**frames, loaded_at=time.time())
 
     def refresh(self, *, full: bool = False) -> BuildReport:

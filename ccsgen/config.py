@@ -15,8 +15,24 @@ ENV_PRICES = "CCSGEN_PRICES_FILE"
 #: A session counts as active when its files were written this recently (seconds),
 #: or when Claude Code's live registry (``sessions/<pid>.json``) names it with a live pid.
 ACTIVE_WINDOW_SECONDS = 300
-#: the derived tables every front end reads, one Parquet file each in ``Config.tables_dir``
+#: the derived tables every front end reads (through ``ccsgen.tables.read_table``), Parquet in ``Config.tables_dir``
 DERIVED_TABLES = ("responses", "tool_calls", "sessions", "projects", "prompts", "tasks", "todos", "files")
+#: the big derived tables, stored as ``TABLE_PARTS`` parts by a hash of the session id
+#: (``<name>/part-NN.parquet``, each sorted like the whole table) so that a build which changed a few sessions
+#: rewrites a few small parts; ``ccsgen.tables.read_table`` gives them back as one table
+PARTITIONED_TABLES = ("responses", "tool_calls")
+TABLE_PARTS = 16
+
+
+def table_paths(tables_dir: Path, name: str) -> list[Path]:
+    """The Parquet files of derived table ``name`` (all its parts for a partitioned one)."""
+    if name in PARTITIONED_TABLES:
+        return [tables_dir / name / f"part-{i:02d}.parquet" for i in range(TABLE_PARTS)]
+    return [tables_dir / f"{name}.parquet"]
+
+
+def table_exists(tables_dir: Path, name: str) -> bool:
+    return all(p.is_file() for p in table_paths(tables_dir, name))
 
 
 def _xdg(var: str, fallback: str) -> Path:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from pathlib import Path
 
 import polars as pl
 
 from . import records, sources
-from .config import DERIVED_TABLES
+from .config import DERIVED_TABLES, PARTITIONED_TABLES, TABLE_PARTS, table_paths
 from .pricing import PriceTable, add_cost
 from .rawvalues import CONTEXT_PREFIX_RE
 
@@ -101,6 +102,11 @@ def derive_tool_calls(blocks: pl.LazyFrame, entries: pl.DataFrame) -> pl.DataFra
     """One row per tool_use id. A use copied into several files (a resumed or forked session) is kept once: the
     earliest (then by session id, agent, line), paired with its result from the same session when there is one.
     Never by file id, which depends on the history of builds."""
+    return tool_calls_from(*tool_blocks(blocks), entries)
+
+
+def tool_blocks(blocks: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The tool_use and the tool_result blocks ``derive_tool_calls`` reads."""
     uses = (
         blocks.filter(pl.col("btype").is_in(["tool_use", "server_tool_use"]) & pl.col("tool_id").is_not_null())
         .select("tool_id", "tool_name", "uuid", "session_id", "summary", "size", "file_id", "line_no")
@@ -115,6 +121,10 @@ def derive_tool_calls(blocks: pl.LazyFrame, entries: pl.DataFrame) -> pl.DataFra
         )
         .collect()
     )
+    return uses, results
+
+
+def tool_calls_from(uses: pl.DataFrame, results: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
     # the line the tool_use block is in (not its uuid: copied lines repeat uuids)
     ent = entries.select("file_id", "line_no", "timestamp", "project", "agent_id", "is_sidechain", "model")
     uses = uses.join(ent, on=["file_id", "line_no"], how="left")
@@ -422,20 +432,81 @@ def read_todos(files: list[sources.SourceFile], issues: list[records.ParseIssue]
 
 
 def files_frame(manifest_files: dict) -> pl.DataFrame:
-    rows = []
-    for path, st in manifest_files.items():
-        rows.append({
-            "file_id": st.file_id, "path": path, "kind": st.kind, "project": st.project,
-            "session_hint": st.session_hint, "agent_id": st.agent_id, "size": st.size,
-            "mtime": st.mtime_ns // 1_000_000, "lines": st.lines, "offset": st.offset,
-        })
+    sts = list(manifest_files.values())
+    cols = {
+        "file_id": [st.file_id for st in sts], "path": list(manifest_files), "kind": [st.kind for st in sts],
+        "project": [st.project for st in sts], "session_hint": [st.session_hint for st in sts],
+        "agent_id": [st.agent_id for st in sts], "size": [st.size for st in sts],
+        "mtime": [st.mtime_ns // 1_000_000 for st in sts], "lines": [st.lines for st in sts],
+        "offset": [st.offset for st in sts],
+    }
     schema = {"file_id": I64, "path": S, "kind": S, "project": S, "session_hint": S, "agent_id": S, "size": I64,
               "mtime": I64, "lines": I64, "offset": I64}
-    df = pl.DataFrame(rows, schema=schema).with_columns(pl.col("mtime").cast(TS))
-    return df
+    return pl.DataFrame(cols, schema=schema).with_columns(pl.col("mtime").cast(TS))
 
 
 def write_table(df: pl.DataFrame, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     df.write_parquet(tmp, compression="lz4")
     os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- partitioned tables (see config.PARTITIONED_TABLES)
+
+#: the order of the rows of ``responses`` and ``tool_calls`` (and of each of their parts)
+ROW_ORDER = ["timestamp", "file_id", "line_no"]
+
+
+def part_of(session_id: str | None) -> int:
+    """The part a session's rows live in: a hash that is the same in every Python and Polars version."""
+    return zlib.crc32(session_id.encode()) % TABLE_PARTS if session_id else 0
+
+
+def part_ids(session_ids: pl.Series) -> pl.Series:
+    """``part_of`` of each value (a null or empty session id: part 0)."""
+    mapping = {s: part_of(s) for s in session_ids.drop_nulls().unique().to_list()}
+    return session_ids.replace_strict(mapping, default=0, return_dtype=pl.Int64).fill_null(0)
+
+
+def parts_of(session_ids) -> set[int]:
+    return {part_of(s) for s in session_ids}
+
+
+def read_part(tables_dir: Path, name: str, part: int) -> pl.DataFrame:
+    return pl.read_parquet(table_paths(tables_dir, name)[part])
+
+
+def write_part(df: pl.DataFrame, tables_dir: Path, name: str, part: int) -> None:
+    write_table(df, table_paths(tables_dir, name)[part])
+
+
+def scan_table(tables_dir: Path, name: str) -> pl.LazyFrame:
+    """A derived table as a LazyFrame over its file(s); rows of a partitioned table in no particular order."""
+    paths = table_paths(tables_dir, name)
+    return pl.scan_parquet(paths) if len(paths) > 1 else pl.scan_parquet(paths[0])
+
+
+def read_table(tables_dir: Path, name: str) -> pl.DataFrame:
+    """A derived table, whole, rows in its order (how readers open every derived table)."""
+    if name not in PARTITIONED_TABLES:
+        return pl.read_parquet(table_paths(tables_dir, name)[0])
+    return pl.read_parquet(table_paths(tables_dir, name)).sort(ROW_ORDER, nulls_last=True, maintain_order=True)
+
+
+def write_partitioned(df: pl.DataFrame, tables_dir: Path, name: str) -> None:
+    """Every part of ``name`` from the whole table (sorted by ``ROW_ORDER``); the parts keep that order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    d = tables_dir / name
+    d.mkdir(parents=True, exist_ok=True)
+    part = part_ids(df.get_column("session_id"))
+    # two parts at a time (Polars encodes without holding the GIL): peak memory grows by two parts, not by the table
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        for f in [ex.submit(lambda i: write_part(df.filter(part == i), tables_dir, name, i), i)
+                  for i in range(TABLE_PARTS)]:
+            f.result()
+    keep = set(table_paths(tables_dir, name))
+    for p in d.iterdir():  # parts of another layout, a write cut short
+        if p not in keep:
+            p.unlink(missing_ok=True)
+    (tables_dir / f"{name}.parquet").unlink(missing_ok=True)  # the one-file layout of older versions

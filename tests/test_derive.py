@@ -17,6 +17,7 @@ from ccsgen.build import ingest_and_derive
 from ccsgen.derive import derive_all
 from ccsgen.pricing import PriceTable
 from ccsgen.sources import discover
+from ccsgen.tables import DERIVED, read_table
 
 WHERE = ("file_id", "line_no")
 
@@ -27,7 +28,7 @@ def tables(cache) -> dict[str, pl.DataFrame]:
     for name, key in (("responses", ["session_id", "msg_id", "request_id", "timestamp", "uuid"]),
                       ("tool_calls", ["tool_id"]), ("sessions", ["session_id"]), ("projects", ["id"]),
                       ("prompts", ["timestamp", "display"]), ("_cwd_counts", ["session_id", "project", "cwd"])):
-        df = pl.read_parquet(d / f"{name}.parquet")
+        df = read_table(d, name) if name in DERIVED else pl.read_parquet(d / f"{name}.parquet")
         df = df.drop([c for c in WHERE if c in df.columns])
         if name == "sessions":  # the files a session was read from: same files, other ids
             df = df.drop([c for c in ("path",) if c in df.columns])
@@ -177,3 +178,212 @@ def test_a_build_stopped_before_deriving_is_finished_by_the_next(corpus, tmp_pat
     rep = ingest_and_derive(cfg)  # no file changed since, yet the read rows are derived now
     assert rep.changed and rep.derive == "incremental" and rep.responses == before + 1
     assert ingest_and_derive(cfg).derive == "none"
+
+
+# ---------------------------------------------------------------- storage layout: parts, part index, compactions
+
+
+def _derive_all_copy(cfg, cache_dir, tmp_path, name):
+    """The same raw rows derived whole, in a copy of the cache."""
+    full = tmp_path / name
+    shutil.copytree(cache_dir, full)
+    derive_all(F.config(cfg.claude_dirs[0], full), discover(cfg.claude_dirs), PriceTable.load(None))
+    return full
+
+
+def test_partitioned_tables_read_back_whole_and_in_order(corpus, tmp_path):
+    """responses and tool_calls are stored in parts by session; readers get one table, in its row order."""
+    from ccsgen.config import TABLE_PARTS, table_paths
+    from ccsgen.tables import ROW_ORDER, part_of
+
+    cache_dir = tmp_path / "cache"
+    ingest_and_derive(F.config(corpus, cache_dir))
+    d = cache_dir / "tables"
+    for name in ("responses", "tool_calls"):
+        paths = table_paths(d, name)
+        assert len(paths) == TABLE_PARTS and all(p.is_file() for p in paths)
+        assert not (d / f"{name}.parquet").exists()
+        whole = read_table(d, name)
+        assert whole.height == sum(pl.read_parquet(p).height for p in paths) > 0
+        assert whole.equals(whole.sort(ROW_ORDER, nulls_last=True, maintain_order=True))
+        for i, p in enumerate(paths):  # each session's rows are in its part
+            sessions = pl.read_parquet(p, columns=["session_id"]).get_column("session_id").unique().to_list()
+            assert all(part_of(s) == i for s in sessions)
+
+
+def test_part_index_and_compactions_keep_incremental_equal_to_full(corpus, tmp_path, monkeypatch):
+    """Cold reads written as many small parts (as a large corpus is): a derive opens only the parts that may hold
+    its sessions; appends, copies across sessions, rewrites, deletions and history lines over more builds than
+    MAX_SEGMENTS (small segments merged, large parts and their index kept), then a compaction of everything:
+    each time equal to a full derive of the same rows."""
+    from ccsgen import cache
+
+    monkeypatch.setattr(cache, "BATCH_BYTES", 64 * 1024)
+    monkeypatch.setattr(cache, "SMALL_SEGMENT_BYTES", 100_000)  # the cold segment is large, appends are small
+    root = tmp_path / "claude"
+    shutil.copytree(corpus, root)
+    cache_dir = tmp_path / "cache"
+    cfg = F.config(root, cache_dir)
+    ingest_and_derive(cfg)
+    seg = cache_dir / "segments"
+    m = cache.load_manifest(cache_dir)
+    cold = set(m.parts)
+    assert len(cold) > 5
+    every = cache._part_paths(seg, m, "entries")
+    sid = sorted(p.stem for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)[0]
+    assert 0 < len(cache._part_paths(seg, m, "entries", sessions=[sid])) < len(every)
+    assert cache._part_paths(seg, m, "entries", sessions=["no-such-session"]) == []
+
+    rng = random.Random(11)
+    mains = sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)
+    files = sorted((root / "projects").rglob("*.jsonl"))
+    rounds = cache.MAX_SEGMENTS + 4
+    for rnd in range(rounds):
+        dst = rng.choice(mains)
+        own = lines(dst)
+        extra = [{**x, "uuid": f"zz-{rnd}-{i}"} for i, x in enumerate(own[-3:])]
+        if rnd % 3 == 1:  # lines of another file (shared response keys and tool ids)
+            src = lines(rng.choice(files))
+            extra += rng.sample(src, min(3, len(src)))
+        with dst.open("a") as f:
+            f.writelines(json.dumps(x) + "\n" for x in extra)
+        if rnd == 4:
+            F.append_jsonl(root / "history.jsonl", [F.make_history("ZZ history line", 1767225600000)])
+        if rnd == 6:  # rewritten shorter
+            victim = rng.choice(mains)
+            keep = victim.read_text().splitlines()
+            victim.write_text("\n".join(keep[: max(2, len(keep) // 3)]) + "\n")
+        if rnd == 9:
+            gone = rng.choice([p for p in files if p.exists() and p not in mains])
+            gone.unlink()
+            files.remove(gone)
+        rep = ingest_and_derive(cfg)
+        assert rep.derive == "incremental", rnd
+        if rnd % 5 == 4 or rnd == rounds - 1:
+            assert_same(cache_dir, _derive_all_copy(cfg, cache_dir, tmp_path, f"full{rnd}"))
+    m = cache.load_manifest(cache_dir)
+    assert len(m.segments) <= cache.MAX_SEGMENTS
+    assert cold <= set(m.parts)  # the cold build's parts and their index outlived the compaction
+    assert m.dropped  # only the small segments were rewritten
+
+    # many dropped files: everything is compacted into one part
+    monkeypatch.setattr(cache, "MAX_DROPPED", 0)
+    monkeypatch.setattr(cache, "MAX_SEGMENTS", 1)
+    victim = mains[0]
+    victim.write_text("\n".join(victim.read_text().splitlines()[:3]) + "\n")
+    assert ingest_and_derive(cfg).derive == "incremental"
+    m = cache.load_manifest(cache_dir)
+    assert len(m.segments) == 1 and not m.dropped
+    assert sorted(p.name.split(".")[0] for p in seg.glob("*.parquet")) == [str(m.segments[0])] * 6
+    assert_same(cache_dir, _derive_all_copy(cfg, cache_dir, tmp_path, "full-end"))
+
+
+def test_summary_titles_follow_their_leaf_lines(corpus, tmp_path):
+    """A summary's title goes to the session of the line its leafUuid names: copying that line into another
+    session, then deleting the file it came from, moves the title (the leaf lines are kept between builds)."""
+    root = tmp_path / "claude"
+    shutil.copytree(corpus, root)
+    cache_dir = tmp_path / "cache"
+    cfg = F.config(root, cache_dir)
+    ingest_and_derive(cfg)
+    mains = sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)
+    a, b, c = mains[:3]
+    leaf = [x for x in lines(a) if x.get("uuid") and x.get("type") in ("user", "assistant")][-1]
+    with c.open("a") as f:  # the summary lives in a third session's file
+        f.write(json.dumps({"type": "summary", "summary": "ZZ leaf title", "leafUuid": leaf["uuid"]}) + "\n")
+    assert ingest_and_derive(cfg).derive == "incremental"
+    assert_same(cache_dir, _derive_all_copy(cfg, cache_dir, tmp_path, "full1"))
+    with b.open("a") as f:  # the leaf line copied into b: the summaries are the same, the leaf lines are not
+        f.write(json.dumps({**leaf, "sessionId": b.stem}) + "\n")
+    assert ingest_and_derive(cfg).derive == "incremental"
+    assert_same(cache_dir, _derive_all_copy(cfg, cache_dir, tmp_path, "full2"))
+    titles = read_table(cache_dir / "tables", "sessions").filter(pl.col("summary") == "ZZ leaf title")
+    assert set(titles.get_column("session_id")) == {a.stem, b.stem}
+    a.unlink()
+    assert ingest_and_derive(cfg).derive == "incremental"
+    assert_same(cache_dir, _derive_all_copy(cfg, cache_dir, tmp_path, "full3"))
+    titles = read_table(cache_dir / "tables", "sessions").filter(pl.col("summary") == "ZZ leaf title")
+    assert set(titles.get_column("session_id")) == {b.stem}
+
+
+def test_prompts_rewritten_only_when_history_changed(corpus, tmp_path):
+    root = tmp_path / "claude"
+    shutil.copytree(corpus, root)
+    cache_dir = tmp_path / "cache"
+    cfg = F.config(root, cache_dir)
+    ingest_and_derive(cfg)
+    prompts = cache_dir / "tables" / "prompts.parquet"
+    before = prompts.stat().st_mtime_ns
+    main = sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)[0]
+    with main.open("a") as f:
+        f.write(json.dumps({**lines(main)[-1], "uuid": "zz-one-more"}) + "\n")
+    assert ingest_and_derive(cfg).derive == "incremental"
+    assert prompts.stat().st_mtime_ns == before
+    F.append_jsonl(root / "history.jsonl", [F.make_history("ZZ typed", 1767225600000)])
+    assert ingest_and_derive(cfg).derive == "incremental"
+    assert "ZZ typed" in pl.read_parquet(prompts).get_column("display").to_list()
+    assert_same(cache_dir, _derive_all_copy(cfg, cache_dir, tmp_path, "full"))
+
+
+def test_bad_line_counts_kept_per_file(corpus, tmp_path):
+    """Bad lines are counted per file in the manifest (a file read again or deleted loses its count); a manifest
+    of an older version, without those counts, counts them from the issues table."""
+    from ccsgen import cache
+
+    root = tmp_path / "claude"
+    shutil.copytree(corpus, root)
+    cache_dir = tmp_path / "cache"
+    cfg = F.config(root, cache_dir)
+    base = ingest_and_derive(cfg).bad_lines
+    mains = sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)
+    for p in mains[:2]:
+        with p.open("a") as f:
+            f.write("{not json\n")
+    assert ingest_and_derive(cfg).bad_lines == base + 2
+    mains[0].unlink()
+    assert ingest_and_derive(cfg).bad_lines == base + 1
+    m = cache.load_manifest(cache_dir)
+    seg = cache_dir / "segments"
+    assert m.counts_issues and cache.issue_counts(seg, m) == cache.issue_counts(
+        seg, cache.Manifest(**{**{f: getattr(m, f) for f in m.__struct_fields__}, "counts_issues": False}))
+
+
+def test_rows_copied_into_another_session_are_found_when_the_holder_drops_them(corpus, tmp_path):
+    """A response and a tool use copied into a second session: the table holds them under one session. When that
+    session's file is rewritten without them, they move to the other (found through the internal tables that
+    list which sessions hold a key's or a tool id's rows)."""
+    root = tmp_path / "claude"
+    shutil.copytree(corpus, root)
+    cache_dir = tmp_path / "cache"
+    cfg = F.config(root, cache_dir)
+    ingest_and_derive(cfg)
+    mains = sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)
+    a, b = mains[:2]
+    resp = next(x for x in lines(a) if x.get("type") == "assistant" and x.get("requestId")
+                and isinstance(x["message"].get("content"), list)
+                and not any(c.get("type") == "tool_use" for c in x["message"]["content"]))
+    use = next(x for x in lines(a) if x.get("type") == "assistant"
+               and any(c.get("type") == "tool_use" for c in x["message"].get("content") or []))
+    tool_id = next(c["id"] for c in use["message"]["content"] if c.get("type") == "tool_use")
+    with b.open("a") as f:
+        for x in (resp, use):
+            f.write(json.dumps({**x, "sessionId": b.stem}) + "\n")
+    assert ingest_and_derive(cfg).derive == "incremental"
+    d = cache_dir / "tables"
+    assert pl.read_parquet(d / "_key_sessions.parquet").height >= 2
+    key = (pl.col("msg_id") == resp["message"]["id"]) & (pl.col("request_id") == resp["requestId"])
+    for rnd in range(2):  # drop them from whichever session holds them, twice: then they are gone
+        holder = read_table(d, "responses").filter(key).get_column("session_id").to_list()
+        tool_holder = read_table(d, "tool_calls").filter(pl.col("tool_id") == tool_id).get_column("session_id")
+        assert len(holder) == 1 and tool_holder.to_list()
+        for sid in {holder[0], tool_holder[0]}:
+            p = a if sid == a.stem else b
+            keep = [x for x in p.read_text().splitlines()
+                    if resp["requestId"] not in x and tool_id not in x]
+            p.write_text("\n".join(keep) + "\n")
+        assert ingest_and_derive(cfg).derive == "incremental"
+        assert_same(cache_dir, _derive_all_copy(cfg, cache_dir, tmp_path, f"full{rnd}"))
+        if rnd == 0:
+            moved = read_table(d, "responses").filter(key).get_column("session_id").to_list()
+            assert len(moved) == 1 and moved != holder
+    assert read_table(d, "responses").filter(key).height == 0

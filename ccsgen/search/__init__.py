@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -82,12 +83,27 @@ class SearchService:
         self._gen: indexer.Generation | None = None
         self._seen: tuple | None = None
         self._memo: dict = {}
+        self._current_path = os.path.join(self.index_dir, indexer.CURRENT)
+        self._current_seen: tuple | None = None  # (stat signature of CURRENT, its name)
 
     # ------------------------------------------------------------ lifecycle
 
+    def _current_name(self) -> str | None:
+        """``indexer.current_name``, read again only when ``CURRENT`` changed (it is replaced atomically, so a new
+        generation is a new inode): one ``stat`` per query instead of an open and a read."""
+        try:
+            st = os.stat(self._current_path)
+            sig = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            sig = None
+        got = self._current_seen
+        if sig is None or got is None or got[0] != sig:
+            got = self._current_seen = (sig, indexer.current_name(self.index_dir))
+        return got[1]
+
     def generation(self, hint: set[str] | None = None) -> indexer.Generation:
         """The live generation, caught up with the catalog's tables (built on first use)."""
-        key = (self.cat.snapshot.loaded_at, indexer.current_name(self.index_dir))
+        key = (self.cat.snapshot.loaded_at, self._current_name())
         if self._gen is not None and self._seen == key and not hint:
             return self._gen
         with self._lock:

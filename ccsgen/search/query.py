@@ -79,11 +79,15 @@ def day_range_iso(date_from=None, date_to=None) -> tuple[str | None, str | None]
     return (iso_ms(lo) if lo is not None else None, iso_ms(hi) if hi is not None else None)
 
 
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
 def iso_ms(ms: int | None) -> str | None:
+    """Epoch milliseconds as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC); None for 0 (unknown). Integer arithmetic: the
+    same text as ``datetime.fromtimestamp(ms / 1000, UTC)`` gives, in half the time (20 per search answer)."""
     if not ms:  # unknown (stored as 0)
         return None
-    t = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return (_EPOCH + dt.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
 
 
 # ---------------------------------------------------------------- parsing
@@ -392,12 +396,18 @@ def run(index: tantivy.Index, query: tantivy.Query, *, limit: int, offset: int =
         res = searcher.search(query, limit=1, count=True)
         return [], res.count or 0
     res = searcher.search(query, limit=max(1, limit), count=True, offset=max(0, offset), **kw)
-    hits = []
-    for key, addr in res.hits:
-        d = {k: [x.decode("utf-8") if isinstance(x, bytes) else x for x in v]
-             for k, v in searcher.doc(addr).to_dict().items()}
-        hits.append(Hit(float(key) if not recency else 0.0, {k: v[0] if len(v) == 1 else v for k, v in d.items()}))
+    hits = [Hit(0.0 if recency else float(key), _plain(searcher.doc(addr).to_dict())) for key, addr in res.hits]
     return hits[:limit] if limit > 0 else [], res.count or 0
+
+
+def _value(x):
+    return x.decode("utf-8") if isinstance(x, bytes) else x
+
+
+def _plain(fields: dict) -> dict:
+    """A stored document's ``{field: [values]}`` as ``{field: value}`` (a list when a field has several), bytes
+    decoded."""
+    return {k: _value(v[0]) if len(v) == 1 else [_value(x) for x in v] for k, v in fields.items()}
 
 
 def page_args(page, per_page, max_per_page: int = MAX_PER_PAGE) -> tuple[int, int]:

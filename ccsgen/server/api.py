@@ -437,6 +437,13 @@ TZ = Q("timezone_offset", "integer", default=0, minimum=-1440, maximum=1440,
 PAGE = Q("page", "integer", default=1, minimum=1, description="Result page (1-indexed)")
 PER_PAGE = Q("per_page", "integer", default=20, minimum=1, description="Results per page (values above 100 count as 100)")
 SID = P("session_id", max_length=200)
+#: the detail lists' cap, in the OpenAPI description of the routes that carry them (docs/api-limits.md)
+DETAILS_NOTE = (
+    f"Detail lists are capped at {su_stats.MAX_DETAILS} entries each: `errors.error_details`, "
+    "`errors.assistant_details` and `user_interactions.command_details` keep the most recent by timestamp, in "
+    "the order of the full list; "
+    "`command_costs` (`/api/stats`) the most expensive. Every count, total and rate covers every row "
+    "(`errors.total`, `errors.by_category`, `user_interactions.*`, `daily_stats`, …). See docs/api-limits.md.")
 _ANYBODY = Body(description="Any JSON object (may be {}).")
 _BM_FIELDS = {"session_id": STR, "title": nullable(STR), "message_index": nullable({"type": "integer", "minimum": 0}),
               "notes": nullable(STR), "tags": nullable(arr(STR))}
@@ -487,9 +494,9 @@ ROUTES: list[Route] = [
                     models=mapping(obj(count=INT, cost=NUM)), total_cache_read_tokens=INT,
                     total_cache_write_tokens=INT, config=obj(max_date_range_days=INT))),
     _r("GET", "/stats", stats, "dashboard", "The full statistics of the current project", [TZ, PROJECT],
-       response=ref("Statistics"), errors=(404,)),
+       response=ref("Statistics"), errors=(404,), description=DETAILS_NOTE),
     _r("GET", "/dashboard-data", dashboard_data, "dashboard", "Statistics plus the first page of messages",
-       [TZ, PROJECT],
+       [TZ, PROJECT], description=DETAILS_NOTE,
        response=obj(statistics=ref("DashboardStatistics"),
                     messages_page=obj(messages=arr(ref("SUMessage")), total=INT, page=INT, per_page=INT,
                                       total_pages=INT, start_index=INT, end_index=INT),

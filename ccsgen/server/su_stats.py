@@ -45,9 +45,10 @@ EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
 READ_TOOLS = ("Read", "NotebookRead")
 BASH_TOOLS = ("Bash", "BashOutput", "KillShell")
 PREVIEW = 100
-#: rows kept in the detail lists (command_details, command_costs, error_details, assistant_details: the most
-#: recent or largest); the counts beside them always cover every row
-MAX_DETAILS = 1000
+#: entries kept in each detail list (docs/api-limits.md): ``error_details``, ``assistant_details`` and
+#: ``command_details`` keep the most recent, ``command_costs`` the most expensive. Every count, total and rate
+#: beside them covers every row. The lists are most of a dashboard answer: 1000 entries made it 1 MB.
+MAX_DETAILS = 100
 ERROR_CATEGORIES = (
     ("User Interruption", r"interrupted by user|user (?:rejected|denied|doesn't want)"),
     ("Permission Error", r"permission denied|not permitted|EACCES|requires approval"),
@@ -78,6 +79,17 @@ def _preview(text: str | None, n: int = PREVIEW) -> str:
 
 def _pct(a: float, b: float, nd: int = 1) -> float:
     return round(100.0 * a / b, nd) if b else 0.0
+
+
+def latest(df: pl.DataFrame, n: int | None = None, col: str = "timestamp") -> pl.DataFrame:
+    """The ``n`` (default :data:`MAX_DETAILS`) rows of ``df`` with the latest ``col`` (rows without one count as
+    the oldest; on a tie, the later row wins), in ``df``'s order: ``df`` itself when it has no more rows."""
+    n = MAX_DETAILS if n is None else n
+    if df.height <= n:
+        return df
+    keep = (df.select(pl.col(col)).with_row_index("_i").sort(col, nulls_last=False, maintain_order=True)
+            .tail(n).get_column("_i").sort())
+    return df[keep]
 
 
 # ---------------------------------------------------------------- the statistics object
@@ -217,23 +229,20 @@ def errors_section(f: ProjectFrames) -> dict:
     total = e.height
     by_type = {k: n for k, n in e.group_by("kind").agg(pl.len()).sort("kind").iter_rows() if n}
     cats: dict[str, int] = {}
-    details = []
-    for x in e.iter_rows(named=True):
-        cat = _categorize(x["text"], x["kind"])
+    for text, kind in e.select("text", "kind").iter_rows():
+        cat = _categorize(text, kind)
         cats[cat] = cats.get(cat, 0) + 1
-        if len(details) < MAX_DETAILS:
-            details.append({"timestamp": iso(x["timestamp"]), "session_id": x["session_id"],
-                            "model": x["model"] or "N/A", "type": x["kind"], "tool": x["tool"], "category": cat,
-                            "error_message": _preview(x["text"], 300)})
-    asst = f.messages.filter(pl.col("role") == "assistant")
+    details = [{"timestamp": iso(x["timestamp"]), "session_id": x["session_id"], "model": x["model"] or "N/A",
+                "type": x["kind"], "tool": x["tool"], "category": _categorize(x["text"], x["kind"]),
+                "error_message": _preview(x["text"], 300)} for x in latest(e).iter_rows(named=True)]
+    asst = f.messages.filter(pl.col("role") == "assistant").select("timestamp", "is_api_error")
     return {
         "total": total,
         "rate": total / f.messages.height if f.messages.height else 0.0,
         "by_type": by_type,
         "by_category": dict(sorted(cats.items(), key=lambda kv: -kv[1])),
         "error_details": details,
-        "assistant_details": [{"timestamp": iso(t), "is_error": bool(err)}
-                              for t, err in asst.select("timestamp", "is_api_error").tail(MAX_DETAILS).iter_rows()],
+        "assistant_details": [{"timestamp": iso(t), "is_error": bool(err)} for t, err in latest(asst).iter_rows()],
     }
 
 
@@ -254,24 +263,24 @@ def user_interactions(f: ProjectFrames) -> dict:
     interrupted = int((c.get_column("interrupts") > 0).sum()) if n else 0
     dist: dict[str, int] = {}
     rates: dict[str, dict] = {}
-    details = []
     steps_with_tools = f.tool_calls.get_column("key").n_unique() if f.tool_calls.height else 0
-    for x in c.iter_rows(named=True):
-        k = str(x["tools"])
+    for tools_n, interrupts in c.select("tools", "interrupts").iter_rows():
+        k = str(tools_n)
         dist[k] = dist.get(k, 0) + 1
         rr = rates.setdefault(k, {"rate": 0.0, "total_commands": 0, "interrupted_commands": 0})
         rr["total_commands"] += 1
-        rr["interrupted_commands"] += int(x["interrupts"] > 0)
-        if len(details) < MAX_DETAILS:
-            text = x["text"] or ""
-            details.append({
-                "user_message": text[:2000], "user_message_truncated": _preview(text), "timestamp": iso(x["timestamp"]),
-                "session_id": x["session_id"], "tools_used": x["tools"], "tool_names": list(x["tool_names"]),
-                "has_tools": x["tools"] > 0, "assistant_steps": x["steps"], "model": x["model"] or "N/A",
-                "is_interruption": False, "followed_by_interruption": x["interrupts"] > 0,
-                "estimated_tokens": round((x["input_tokens"] + x["output_tokens"]) / max(x["steps"], 1), 2),
-                "search_tools_used": x["search_tools"],
-            })
+        rr["interrupted_commands"] += int(interrupts > 0)
+    details = []
+    for x in latest(c).iter_rows(named=True):
+        text = x["text"] or ""
+        details.append({
+            "user_message": text[:2000], "user_message_truncated": _preview(text), "timestamp": iso(x["timestamp"]),
+            "session_id": x["session_id"], "tools_used": x["tools"], "tool_names": list(x["tool_names"]),
+            "has_tools": x["tools"] > 0, "assistant_steps": x["steps"], "model": x["model"] or "N/A",
+            "is_interruption": False, "followed_by_interruption": x["interrupts"] > 0,
+            "estimated_tokens": round((x["input_tokens"] + x["output_tokens"]) / max(x["steps"], 1), 2),
+            "search_tools_used": x["search_tools"],
+        })
     for rr in rates.values():
         rr["rate"] = _pct(rr["interrupted_commands"], rr["total_commands"])
     model_dist: dict[str, int] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from pathlib import Path
 
 import factories as F
 import polars as pl
@@ -62,6 +63,19 @@ def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("derive") / "claude"
     demo.generate(root, 1_500_000, seed=7)
     return root
+
+
+def _working_copy(corpus: Path, tmp_path: Path):
+    """(claude dir, cache dir, config): a copy of the corpus the test may change, and an empty cache."""
+    root = tmp_path / "claude"
+    shutil.copytree(corpus, root)
+    cache_dir = tmp_path / "cache"
+    return root, cache_dir, F.config(root, cache_dir)
+
+
+def _main_files(root: Path) -> list[Path]:
+    """The main session files (``<uuid>.jsonl``), sorted."""
+    return sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)
 
 
 def test_incremental_derive_equals_full(corpus, tmp_path):
@@ -125,10 +139,7 @@ def test_nothing_changed_imports_no_polars(corpus, tmp_path):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_rounds_of_cross_session_appends(corpus, tmp_path, seed):
     """Lines copied between sessions (shared response keys and tool ids), a few per round, several rounds."""
-    root = tmp_path / "claude"
-    shutil.copytree(corpus, root)
-    cache = tmp_path / "cache"
-    cfg = F.config(root, cache)
+    root, cache, cfg = _working_copy(corpus, tmp_path)
     ingest_and_derive(cfg)
     rng = random.Random(seed)
     files = sorted((root / "projects").rglob("*.jsonl"))
@@ -156,10 +167,7 @@ def test_a_build_stopped_before_deriving_is_finished_by_the_next(corpus, tmp_pat
     """Rows read but never derived (the process stopped in between) are derived by the next build."""
     from ccsgen import derive
 
-    root = tmp_path / "claude"
-    shutil.copytree(corpus, root)
-    cache = tmp_path / "cache"
-    cfg = F.config(root, cache)
+    root, cache, cfg = _working_copy(corpus, tmp_path)
     before = ingest_and_derive(cfg).responses
     target = sorted((root / "projects").glob("*/*.jsonl"))[0]
     donor = [x for x in lines(target) if x.get("type") == "assistant" and x.get("requestId")][0]
@@ -220,10 +228,7 @@ def test_part_index_and_compactions_keep_incremental_equal_to_full(corpus, tmp_p
 
     monkeypatch.setattr(cache, "BATCH_BYTES", 64 * 1024)
     monkeypatch.setattr(cache, "SMALL_SEGMENT_BYTES", 100_000)  # the cold segment is large, appends are small
-    root = tmp_path / "claude"
-    shutil.copytree(corpus, root)
-    cache_dir = tmp_path / "cache"
-    cfg = F.config(root, cache_dir)
+    root, cache_dir, cfg = _working_copy(corpus, tmp_path)
     ingest_and_derive(cfg)
     seg = cache_dir / "segments"
     m = cache.load_manifest(cache_dir)
@@ -235,7 +240,7 @@ def test_part_index_and_compactions_keep_incremental_equal_to_full(corpus, tmp_p
     assert cache._part_paths(seg, m, "entries", sessions=["no-such-session"]) == []
 
     rng = random.Random(11)
-    mains = sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)
+    mains = _main_files(root)
     files = sorted((root / "projects").rglob("*.jsonl"))
     rounds = cache.MAX_SEGMENTS + 4
     for rnd in range(rounds):
@@ -281,12 +286,9 @@ def test_part_index_and_compactions_keep_incremental_equal_to_full(corpus, tmp_p
 def test_summary_titles_follow_their_leaf_lines(corpus, tmp_path):
     """A summary's title goes to the session of the line its leafUuid names: copying that line into another
     session, then deleting the file it came from, moves the title (the leaf lines are kept between builds)."""
-    root = tmp_path / "claude"
-    shutil.copytree(corpus, root)
-    cache_dir = tmp_path / "cache"
-    cfg = F.config(root, cache_dir)
+    root, cache_dir, cfg = _working_copy(corpus, tmp_path)
     ingest_and_derive(cfg)
-    mains = sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)
+    mains = _main_files(root)
     a, b, c = mains[:3]
     leaf = [x for x in lines(a) if x.get("uuid") and x.get("type") in ("user", "assistant")][-1]
     with c.open("a") as f:  # the summary lives in a third session's file
@@ -307,14 +309,11 @@ def test_summary_titles_follow_their_leaf_lines(corpus, tmp_path):
 
 
 def test_prompts_rewritten_only_when_history_changed(corpus, tmp_path):
-    root = tmp_path / "claude"
-    shutil.copytree(corpus, root)
-    cache_dir = tmp_path / "cache"
-    cfg = F.config(root, cache_dir)
+    root, cache_dir, cfg = _working_copy(corpus, tmp_path)
     ingest_and_derive(cfg)
     prompts = cache_dir / "tables" / "prompts.parquet"
     before = prompts.stat().st_mtime_ns
-    main = sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)[0]
+    main = _main_files(root)[0]
     with main.open("a") as f:
         f.write(json.dumps({**lines(main)[-1], "uuid": "zz-one-more"}) + "\n")
     assert ingest_and_derive(cfg).derive == "incremental"
@@ -330,12 +329,9 @@ def test_bad_line_counts_kept_per_file(corpus, tmp_path):
     of an older version, without those counts, counts them from the issues table."""
     from ccsgen import cache
 
-    root = tmp_path / "claude"
-    shutil.copytree(corpus, root)
-    cache_dir = tmp_path / "cache"
-    cfg = F.config(root, cache_dir)
+    root, cache_dir, cfg = _working_copy(corpus, tmp_path)
     base = ingest_and_derive(cfg).bad_lines
-    mains = sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)
+    mains = _main_files(root)
     for p in mains[:2]:
         with p.open("a") as f:
             f.write("{not json\n")
@@ -352,12 +348,9 @@ def test_rows_copied_into_another_session_are_found_when_the_holder_drops_them(c
     """A response and a tool use copied into a second session: the table holds them under one session. When that
     session's file is rewritten without them, they move to the other (found through the internal tables that
     list which sessions hold a key's or a tool id's rows)."""
-    root = tmp_path / "claude"
-    shutil.copytree(corpus, root)
-    cache_dir = tmp_path / "cache"
-    cfg = F.config(root, cache_dir)
+    root, cache_dir, cfg = _working_copy(corpus, tmp_path)
     ingest_and_derive(cfg)
-    mains = sorted(p for p in (root / "projects").glob("*/*.jsonl") if len(p.stem) == 36)
+    mains = _main_files(root)
     a, b = mains[:2]
     resp = next(x for x in lines(a) if x.get("type") == "assistant" and x.get("requestId")
                 and isinstance(x["message"].get("content"), list)

@@ -93,18 +93,18 @@ def input_summary(raw: bytes) -> str:
 #: context the harness puts before what a person typed, in the same message (the IDE extensions' open file
 #: and selection, reminders): ``CONTEXT_PREFIX_RE`` (Rust regex syntax, for Polars) matches all of it
 _CONTEXT_TAGS = ("ide_opened_file", "ide_selection", "system-reminder")
-_CONTEXT_BLOCK = re.compile(r"\s*<(ide_opened_file|ide_selection|system-reminder)>.*?</\1>", re.DOTALL)
-CONTEXT_PREFIX_RE = r"^(?s)(?:\s*<(?:ide_opened_file|ide_selection|system-reminder)>.*?</(?:ide_opened_file|ide_selection|system-reminder)>)+\s*"
+_TAG_ALT = "|".join(_CONTEXT_TAGS)
+_CONTEXT_BLOCK = re.compile(rf"\s*<({_TAG_ALT})>(.*?)</\1>", re.DOTALL)
+CONTEXT_PREFIX_RE = rf"^(?s)(?:\s*<(?:{_TAG_ALT})>.*?</(?:{_TAG_ALT})>)+\s*"
 
 
-def strip_context(text: str) -> str:
-    """``text`` without the context blocks it starts with (``<ide_selection>…</ide_selection>`` …)."""
-    pos = 0
-    while True:
-        m = _CONTEXT_BLOCK.match(text, pos)
-        if m is None:
-            return text[pos:].lstrip() if pos else text
+def split_context(text: str) -> tuple[list[tuple[str, str]], str]:
+    """(the context blocks ``text`` starts with as (tag, body), what follows them). Without any: ([], text)."""
+    blocks, pos = [], 0
+    while (m := _CONTEXT_BLOCK.match(text, pos)) is not None:
+        blocks.append((m.group(1), m.group(2)))
         pos = m.end()
+    return blocks, (text[pos:].lstrip() if blocks else text)
 
 
 def classify_user(text: str, line: Line, has_tool_result: bool) -> str:
@@ -120,8 +120,8 @@ def classify_user(text: str, line: Line, has_tool_result: bool) -> str:
         return "meta"
     s = text.lstrip()
     if s.startswith("<") and s[1:].startswith(_CONTEXT_TAGS):
-        rest = strip_context(s)
-        if not rest or rest is s:
+        blocks, rest = split_context(s)
+        if not blocks or not rest:
             return "meta"
         s = rest
     if s.startswith("[Request interrupted by user"):

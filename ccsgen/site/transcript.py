@@ -20,6 +20,7 @@ from datetime import datetime
 
 from markupsafe import Markup
 
+from ..rawvalues import split_context
 from ..stats import iso
 from . import markdown as md
 from .filters import compact, duration
@@ -38,8 +39,6 @@ BLOCK_COLUMNS = ["uuid", "idx", "btype", "text", "tool_id", "tool_name", "input_
                  "media_type", "data", "result_agent_id"]
 
 _B64 = re.compile(r"[A-Za-z0-9+/\r\n]+={0,2}")
-#: context blocks at the start of a user line (rawvalues.strip_context): shown as chips above the prompt
-_CONTEXT_TAG = re.compile(r"\s*<(ide_opened_file|ide_selection|system-reminder)>(.*?)</\1>\s*", re.DOTALL)
 
 
 def _tag(text: str, name: str) -> str | None:
@@ -342,18 +341,12 @@ class Builder:
         if uk == "tool_result":
             return self._orphan_results(e)
         chips: list[str] = []
-        if uk in ("prompt", "meta") and not e["is_meta"] and _CONTEXT_TAG.match(text):
-            # the IDE's open file or selection (or a reminder) sent along with what the person typed
-            blocks, pos = [], 0
-            while (found := _CONTEXT_TAG.match(text, pos)) is not None:
-                blocks.append((found.group(1), found.group(2)))
-                pos = found.end()
-            rest = text[pos:].strip()
+        blocks, rest = split_context(text) if uk in ("prompt", "meta") and not e["is_meta"] else ([], text)
+        if blocks:  # the IDE's open file or selection (or a reminder) sent along with what the person typed
             chips = [("IDE · " if name.startswith("ide_") else "reminder · ") + _one_line(body, 120)
                      for name, body in blocks]
-            if rest:
-                text = rest
-                uk = "prompt"  # what the reader says too (a cache from before it did may still say "meta")
+            if rest.strip():
+                text = rest.strip()
             elif all(name.startswith("ide_") for name, _ in blocks):
                 return self._msg(e, "meta", "user", noise=True, label="IDE",
                                  text="; ".join(c.removeprefix("IDE · ") for c in chips))

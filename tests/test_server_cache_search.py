@@ -77,7 +77,7 @@ def test_long_text_with_many_matches_is_fast_enough():
 def test_prefix_queries_are_compiled_once(tmp_path):
     corpus = C.build(tmp_path)
     first = corpus.cat.search_messages("fix")
-    assert any(k[1:] == (S.CONTENT, "fix.*") for k in Q._REGEX_CACHE)
+    assert any(k[1:] == (S.CONTENT, "fix.+") for k in Q._REGEX_CACHE)
     Q._REGEX_CACHE.clear()
     assert corpus.cat.search_messages("fix") == first == corpus.cat.search_messages("fix")
     assert corpus.cat.search_messages("refac") == corpus.cat.search_messages("refac")

@@ -246,17 +246,17 @@ class SearchService:
         else:
             page, per_page = Q.page_args(page, per_page)
         recency = ORDERS.get((order or "relevance").lower(), False)
-        flt = Q.filters(ctx, doc_type=S.T_MESSAGE, project=self.project_ids(project) if project else None,
+        flt = Q.filters(ctx, doc_type=None, project=self.project_ids(project) if project else None,
                         role=role or None, model=self.model_names(model) if model else None,
                         date_from=date_from, date_to=date_to)
         if session_id:
             flt.append(tantivy.Query.term_query(gen.index.schema, S.SESSION, self._session(session_id)))
         parsed = Q.parse(q)
         recency = recency or not parsed.has_words
-        exclude = [] if include_tool_results or parsed.has("kind") or (role or "").lower() == "tool" else [
+        no_results = [] if include_tool_results or parsed.has("kind") or (role or "").lower() == "tool" else [
             tantivy.Query.term_query(gen.index.schema, S.KIND, S.K_TOOL_RESULT)]
-        fields = (S.CONTENT, S.EXTRA) if exclude else (S.CONTENT, S.EXTRA, S.OUTPUT)
-        query, terms, _ = Q.build(ctx, q, fields, flt, exclude)
+        fields = (S.CONTENT, S.EXTRA) if no_results else (S.CONTENT, S.EXTRA, S.OUTPUT)
+        query, terms, _ = Q.build(ctx, q, fields, flt, Q.other_types(ctx, S.T_MESSAGE), unless_words=no_results)
         hits, total = Q.run(gen.index, query, limit=per_page, offset=(page - 1) * per_page, recency=recency)
         results = [self._message(h, terms) for h in hits]
         return {"results": results, "total": total, "page": page, "per_page": per_page,

@@ -47,6 +47,7 @@ TOKENS_OUT = "tokens_out"
 UUID = "uuid"
 
 T_MESSAGE, T_SESSION, T_PROMPT, T_QA = "message", "session", "prompt", "qa"
+DOC_TYPES = (T_MESSAGE, T_SESSION, T_PROMPT, T_QA)
 K_PROMPT, K_RESPONSE, K_TOOL_RESULT = "prompt", "response", "tool_result"
 HISTORY_OWNER = "history"
 

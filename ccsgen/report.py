@@ -26,7 +26,7 @@ from rich.text import Text
 
 from . import __version__
 from .stats import iso, now_utc
-from .tables import TOKEN_COLS
+from .tables import TOKEN_COLS, cost_sum, cost_total, sum_exprs
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -135,7 +135,7 @@ def build_report(cat: Catalog, period: Period, projects: list[str] | tuple[str, 
     names = dict(proj.iter_rows())
 
     tok = {c: int(resp.get_column(c).sum()) for c in TOKEN_COLS}
-    cost = float(resp.get_column("cost_usd").sum())
+    cost = cost_total(resp.get_column("cost_usd"))
     days = sorted(set(resp.get_column("_day").to_list()))
     totals = {
         "sessions": resp.get_column("session_id").n_unique(),
@@ -154,7 +154,7 @@ def build_report(cat: Catalog, period: Period, projects: list[str] | tuple[str, 
     by_model_df = (
         resp.with_columns(pl.col("model").fill_null("(none)"))
         .group_by("model")
-        .agg(pl.len().alias("responses"), *[pl.col(c).sum() for c in (*TOKEN_COLS, "total_tokens", "cost_usd")],
+        .agg(pl.len().alias("responses"), *sum_exprs(*TOKEN_COLS, "total_tokens", "cost_usd"),
              pl.col("priced").all().alias("priced"))
         .sort(["cost_usd", "responses", "model"], descending=[True, True, False])
     )
@@ -164,12 +164,12 @@ def build_report(cat: Catalog, period: Period, projects: list[str] | tuple[str, 
 
     day_rows = (
         resp.group_by("_day")
-        .agg(pl.col("cost_usd").sum(), pl.col("total_tokens").sum(), pl.len().alias("responses"),
+        .agg(cost_sum(), pl.col("total_tokens").sum(), pl.len().alias("responses"),
              pl.col("session_id").n_unique().alias("sessions"))
         .sort("_day")
     )
     day_model = dict(((d, m), c) for d, m, c in resp.with_columns(pl.col("model").fill_null("(none)"))
-                     .group_by("_day", "model").agg(pl.col("cost_usd").sum()).iter_rows())
+                     .group_by("_day", "model").agg(cost_sum()).iter_rows())
     by_day_map = {r["_day"]: r for r in day_rows.iter_rows(named=True)}
     first = period.since or (days[0] if days else None)
     last = period.until or (days[-1] if days else None)
@@ -191,7 +191,7 @@ def build_report(cat: Catalog, period: Period, projects: list[str] | tuple[str, 
          "share": round(r["cost_usd"] / cost, 4) if cost else 0.0}
         for r in resp.group_by("project").agg(pl.col("session_id").n_unique().alias("sessions"),
                                               pl.len().alias("responses"), pl.col("total_tokens").sum(),
-                                              pl.col("cost_usd").sum())
+                                              cost_sum())
         .sort(["cost_usd", "project"], descending=[True, False]).head(TOP_PROJECTS).iter_rows(named=True)
     ]
 
@@ -204,7 +204,7 @@ def build_report(cat: Catalog, period: Period, projects: list[str] | tuple[str, 
         .sort(["calls", "name"], descending=[True, False]).head(TOP_TOOLS).iter_rows(named=True)
     ]
 
-    per_session = resp.group_by("session_id").agg(pl.col("cost_usd").sum().alias("period_cost"),
+    per_session = resp.group_by("session_id").agg(cost_sum().alias("period_cost"),
                                                   pl.col("total_tokens").sum().alias("period_tokens"),
                                                   pl.col("timestamp").min().alias("period_first"))
     sess = per_session.join(cat.sessions, on="session_id", how="left")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from .tables import TOKEN_COLS
+from .tables import TOKEN_COLS, cost_total, sum_exprs
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -68,7 +68,7 @@ def totals(sessions: pl.DataFrame, projects: pl.DataFrame, responses: pl.DataFra
         "tool_errors": int(tool_calls.get_column("is_error").sum()) if tool_calls.height else 0,
         "tokens": tok,
         "total_tokens": sum(tok[c] for c in TOKEN_COLS),
-        "cost_usd": float(r.get_column("cost_usd").sum()) if r.height else 0.0,
+        "cost_usd": cost_total(r.get_column("cost_usd")) if r.height else 0.0,
         "first_activity": iso(first),
         "last_activity": iso(last),
         "subagents": int(s.get_column("subagents").sum()) if s.height else 0,
@@ -144,7 +144,7 @@ def daily_usage(responses: pl.DataFrame, tz_offset: int = 0, tz: str | None = No
     return (
         r.with_columns(local_time("timestamp", tz_offset, tz).dt.date().alias("date"))
         .group_by("date")
-        .agg(*[pl.col(c).sum() for c in (*TOKEN_COLS, "total_tokens", "cost_usd")],
+        .agg(*sum_exprs(*TOKEN_COLS, "total_tokens", "cost_usd"),
              pl.len().alias("responses"), pl.col("session_id").n_unique().alias("sessions"))
         .sort("date")
     )
@@ -156,7 +156,7 @@ def daily_by_model(responses: pl.DataFrame, tz_offset: int = 0, tz: str | None =
         r.with_columns(local_time("timestamp", tz_offset, tz).dt.date().alias("date"),
                        pl.col("model").fill_null("(none)"))
         .group_by("date", "model")
-        .agg(*[pl.col(c).sum() for c in (*TOKEN_COLS, "total_tokens", "cost_usd")], pl.len().alias("responses"))
+        .agg(*sum_exprs(*TOKEN_COLS, "total_tokens", "cost_usd"), pl.len().alias("responses"))
         .sort("date", "model")
     )
 
@@ -170,7 +170,7 @@ def period_usage(responses: pl.DataFrame, period: str, tz_offset: int = 0, tz: s
     return (
         d.with_columns(key.alias("period"))
         .group_by("period")
-        .agg(*[pl.col(c).sum() for c in (*TOKEN_COLS, "total_tokens", "cost_usd", "responses")],
+        .agg(*sum_exprs(*TOKEN_COLS, "total_tokens", "cost_usd", "responses"),
              pl.col("date").n_unique().alias("active_days"))
         .sort("period")
         .with_columns(pl.col("period").cast(pl.String) if period == "week" else pl.col("period").dt.strftime("%Y-%m"))
@@ -217,7 +217,7 @@ def models(responses: pl.DataFrame) -> pl.DataFrame:
     return (
         responses.with_columns(pl.col("model").fill_null("(none)"))
         .group_by("model")
-        .agg(pl.len().alias("responses"), *[pl.col(c).sum() for c in (*TOKEN_COLS, "total_tokens", "cost_usd")],
+        .agg(pl.len().alias("responses"), *sum_exprs(*TOKEN_COLS, "total_tokens", "cost_usd"),
              pl.col("priced").all().alias("priced"), pl.col("session_id").n_unique().alias("sessions"),
              pl.col("timestamp").min().alias("first_used"), pl.col("timestamp").max().alias("last_used"))
         .sort("cost_usd", "responses", descending=True)
@@ -257,7 +257,7 @@ def project_stats(sessions: pl.DataFrame, projects: pl.DataFrame, project_id: st
         "last_activity": iso(row.get("last_activity")),
         "tool_calls": int(s.get_column("tool_calls").sum()) if s.height else 0,
         "total_tokens": int(s.get_column("total_tokens").sum()) if s.height else 0,
-        "cost_usd": float(s.get_column("cost_usd").sum()) if s.height else 0.0,
+        "cost_usd": cost_total(s.get_column("cost_usd")) if s.height else 0.0,
     }
 
 

@@ -44,6 +44,33 @@ DERIVE_ENTRY_COLS = (
 #: user lines a person typed (see docs/definitions.md "user message")
 HUMAN_USER_KINDS = ("prompt", "command", "bash")
 TOKEN_COLS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
+
+
+# ---------------------------------------------------------------- sums of costs
+
+#: Costs are summed as whole nano-dollars. A float sum depends on the order of its additions, and Polars'
+#: multi-threaded group_by merges partial sums in whatever order its threads finish: the same rows gave a
+#: day's total as 6.213985700000001 on one run and 6.213985700000002 on the next (and the API and the site
+#: could disagree in the last digit). An integer sum does not depend on the order. Each cost is rounded to
+#: 1e-9 USD first: a billion responses' total would be off by at most 0.50 USD, a million's by 0.0005.
+COST_UNIT = 1_000_000_000
+
+
+def cost_sum(col: str = "cost_usd") -> pl.Expr:
+    """``pl.col(col).sum()`` for a cost in USD, the same on every run (see ``COST_UNIT``); keeps the name."""
+    return ((pl.col(col) * COST_UNIT).round(0).cast(pl.Int64).sum() / COST_UNIT).alias(col)
+
+
+def cost_total(s: pl.Series) -> float:
+    """``float(s.sum())`` for a Series of costs in USD, the same on every run (see ``COST_UNIT``)."""
+    if not s.len():
+        return 0.0
+    return float((s * COST_UNIT).round(0).cast(pl.Int64).sum() or 0) / COST_UNIT
+
+
+def sum_exprs(*cols: str) -> list[pl.Expr]:
+    """``pl.col(c).sum()`` for each column, ``cost_usd`` by ``cost_sum``."""
+    return [cost_sum(c) if c == "cost_usd" else pl.col(c).sum() for c in cols]
 DERIVED = DERIVED_TABLES
 TITLE_LEN = 120
 
@@ -199,7 +226,7 @@ def session_aggregates(
         )
     )
     tok = responses.group_by("session_id").agg(
-        *[pl.col(c).sum() for c in (*TOKEN_COLS, "cache_5m_tokens", "cache_1h_tokens", "total_tokens", "cost_usd")],
+        *sum_exprs(*TOKEN_COLS, "cache_5m_tokens", "cache_1h_tokens", "total_tokens", "cost_usd"),
         pl.len().alias("responses"),
         pl.col("model").drop_nulls().unique().sort().alias("models"),
         pl.col("timestamp").min().alias("_rfirst"),
@@ -333,7 +360,7 @@ def derive_projects(sessions: pl.DataFrame, cwds: pl.DataFrame) -> pl.DataFrame:
         pl.col("last_ts").max().alias("last_activity"),
         pl.col("message_count").sum(),
         pl.col("tool_calls").sum(),
-        *[pl.col(c).sum() for c in (*TOKEN_COLS, "total_tokens", "cost_usd")],
+        *sum_exprs(*TOKEN_COLS, "total_tokens", "cost_usd"),
         pl.col("last_write").max().alias("last_write"),
         pl.col("file_bytes").sum().alias("file_bytes"),
         pl.col("files").sum().alias("files"),

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from .tables import cost_sum, cost_total
+
 BLOCK_HOURS = 5
 _TOK = {
     "inputTokens": "input_tokens",
@@ -52,11 +54,11 @@ def _group_report(df: pl.DataFrame, key: str, out_key: str) -> list[dict]:
     by_model = (
         df.filter(pl.col("_model").is_not_null())
         .group_by(key, "_model")
-        .agg(*sums, pl.col("cost_usd").sum().alias("cost"), pl.col("timestamp").min().alias("_first"),
+        .agg(*sums, cost_sum().alias("cost"), pl.col("timestamp").min().alias("_first"),
              pl.col("priced").all().alias("_priced"))
         .sort([key, "cost"], descending=[False, True])
     )
-    main = df.group_by(key).agg(*sums, pl.col("cost_usd").sum().alias("totalCost")).sort(key)
+    main = df.group_by(key).agg(*sums, cost_sum().alias("totalCost")).sort(key)
     bm: dict[str, list[dict]] = {}
     first_seen: dict[str, list] = {}
     for r in by_model.iter_rows(named=True):
@@ -86,7 +88,7 @@ def _missing(r: dict) -> dict:
 
 def _totals(df: pl.DataFrame) -> dict:
     t = {k: int(df.get_column(v).sum()) if df.height else 0 for k, v in _TOK.items()}
-    t["totalCost"] = float(df.get_column("cost_usd").sum()) if df.height else 0.0
+    t["totalCost"] = cost_total(df.get_column("cost_usd")) if df.height else 0.0
     t["totalTokens"] = sum(t[k] for k in _TOK)
     if df.height and "priced" in df.columns:
         unpriced = df.filter(~pl.col("priced") & pl.col("_model").is_not_null()).get_column("_model").unique().sort()
@@ -131,13 +133,13 @@ def session(resp, tz="UTC", since=None, until=None, project=None, order="desc") 
         return {"sessions": [], "totals": _totals(df)}
     sums = [pl.col(v).sum().alias(k) for k, v in _TOK.items()]
     main = df.group_by("session_id").agg(
-        *sums, pl.col("cost_usd").sum().alias("totalCost"),
+        *sums, cost_sum().alias("totalCost"),
         pl.col("timestamp").min().alias("first"), pl.col("timestamp").max().alias("last"),
         pl.col("project").first().alias("projectPath"),
     )
     by_model = (
         df.filter(pl.col("_model").is_not_null()).group_by("session_id", "_model")
-        .agg(*sums, pl.col("cost_usd").sum().alias("cost"), pl.col("timestamp").min().alias("_first"),
+        .agg(*sums, cost_sum().alias("cost"), pl.col("timestamp").min().alias("_first"),
              pl.col("priced").all().alias("_priced"))
         .sort("cost", descending=True)
     )

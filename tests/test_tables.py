@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import random
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import factories as F
 import polars as pl
 import pytest
 
+from ccsgen import tables
 from ccsgen import usage as U
 from ccsgen.config import Config
 from ccsgen.pricing import PriceTable, PricingError
@@ -662,3 +664,31 @@ def test_bundled_prices_have_a_source_and_a_date():
     assert pt.source and pt.date and pt.overrides_from is None
     assert pt.lookup("claude-opus-4-6")["input"] == 5e-6
     assert pt.lookup("no-such-model") is None and pt.lookup(None) is None
+
+
+# ---------------------------------------------------------------- sums of costs
+
+
+def _costs_in_pieces(seed: int) -> pl.DataFrame:
+    """The same 3,000 responses (costs of many magnitudes over 3 days) in another order and split into
+    chunks of another size: what a cold build, an appended one and another machine's threads amount to."""
+    rng = random.Random(7)
+    rows = [(f"2026-01-0{1 + i % 3}", rng.choice([0.1, 0.2, 0.3, 1e-7, 3.3, 17.0]) * rng.random())
+            for i in range(3000)]
+    random.Random(seed).shuffle(rows)
+    step = 50 + seed * 37
+    return pl.concat([pl.DataFrame(rows[i:i + step], schema=["day", "cost_usd"], orient="row")
+                      for i in range(0, len(rows), step)], rechunk=False)
+
+
+def test_cost_sums_do_not_depend_on_row_order_or_chunks():
+    frames = [_costs_in_pieces(seed) for seed in range(6)]
+    by_day = [f.group_by("day").agg(tables.cost_sum()).sort("day").rows() for f in frames]
+    totals = [tables.cost_total(f.get_column("cost_usd")) for f in frames]
+    assert all(b == by_day[0] for b in by_day) and len(set(totals)) == 1
+    naive = {f.get_column("cost_usd").sum() for f in frames} | {sum(f.get_column("cost_usd").to_list()) for f in frames}
+    assert len(naive) > 1  # what a float sum does with the same rows
+    assert totals[0] == pytest.approx(sum(f for f in frames[0].get_column("cost_usd").to_list()), abs=3000 * 1e-9)
+    assert tables.sum_exprs("input_tokens", "cost_usd")[0].meta.output_name() == "input_tokens"
+    assert tables.cost_total(pl.Series("cost_usd", [], dtype=pl.Float64)) == 0.0
+    assert tables.cost_total(pl.Series("cost_usd", [None, 0.25], dtype=pl.Float64)) == 0.25

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..tables import HUMAN_USER_KINDS
+from ..tables import HUMAN_USER_KINDS, cost_sum, sum_exprs
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -131,7 +131,7 @@ def project_frames(cat: Catalog, pid: str) -> ProjectFrames:
     line_key = ent.filter(pl.col("kind") == "assistant").with_columns(msg_key()).select("uuid", "key")
     tc = cat.tool_calls.filter(pl.col("session_id").is_in(sids)).join(line_key, on="uuid", how="left")
     per_resp = tc.group_by("key").agg(pl.len().alias("_n"))
-    rk = resp.group_by("key").agg(*[pl.col(c).sum() for c in (*TOK.values(), "cost_usd")])
+    rk = resp.group_by("key").agg(*sum_exprs(*TOK.values(), "cost_usd"))
     tc = tc.join(per_resp, on="key", how="left").join(rk, on="key", how="left").with_columns(
         *[(pl.col(c).fill_null(0) / pl.col("_n").fill_null(1)).alias(f"share_{c}") for c in (*TOK.values(), "cost_usd")]
     ).drop(*TOK.values(), "cost_usd", "_n")
@@ -178,7 +178,7 @@ def _commands(cmds, resp, tc, errors, inter) -> pl.DataFrame:
     rc = resp.filter(pl.col("cmd_id").is_not_null())
     r = rc.group_by("cmd_id").agg(
         pl.col("key").n_unique().alias("steps"), *[pl.col(c).sum() for c in TOK.values()],
-        pl.col("cost_usd").sum().alias("cost"), pl.col("model").drop_nulls().unique().sort().alias("models"),
+        cost_sum().alias("cost"), pl.col("model").drop_nulls().unique().sort().alias("models"),
     ).join(top_model(rc, "cmd_id"), on="cmd_id", how="left")
     t = tc.filter(pl.col("cmd_id").is_not_null()).group_by("cmd_id").agg(
         pl.len().alias("tools"), pl.col("name").is_in(SEARCH_TOOLS).sum().alias("search_tools"),

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ..stats import iso, local_time
-from ..tables import HUMAN_USER_KINDS
+from ..tables import HUMAN_USER_KINDS, cost_sum, cost_total
 from .su_frames import (  # noqa: F401 - ProjectFrames and project_frames are part of this module's API
     SEARCH_TOOLS,
     TOK,
@@ -127,7 +127,7 @@ def overview(f: ProjectFrames) -> dict:
         "message_types": {"user": int((m.get_column("role") == "user").sum()),
                           "assistant": int((m.get_column("role") == "assistant").sum())},
         "total_tokens": {k: int(r.get_column(v).sum()) for k, v in TOK.items()},
-        "total_cost": float(r.get_column("cost_usd").sum()),
+        "total_cost": cost_total(r.get_column("cost_usd")),
     }
 
 
@@ -181,7 +181,7 @@ def daily_stats(f: ProjectFrames, tz_offset: int = 0) -> dict:
 
     comp = ("input_cost", "output_cost", "cache_creation_cost", "cache_read_cost")
     rd = r.with_columns(pl.col("model").fill_null("(none)")).group_by("date", "model").agg(
-        *[pl.col(v).sum() for v in TOK.values()], *[pl.col(x).sum() for x in comp], pl.col("cost_usd").sum())
+        *[pl.col(v).sum() for v in TOK.values()], *[pl.col(x).sum() for x in comp], cost_sum())
     for x in rd.sort("date", "model").iter_rows(named=True):
         d = day(x["date"])
         for k, v in TOK.items():
@@ -369,7 +369,7 @@ def cost_sections(f: ProjectFrames, tz_offset: int = 0) -> dict:
 
     tcost = tc.with_columns(pl.col("name").fill_null("(unknown)")).group_by("name").agg(
         pl.len().alias("calls"), *[pl.col(f"share_{v}").sum().alias(v) for v in TOK.values()],
-        pl.col("share_cost_usd").sum().alias("cost")).sort(["calls", "name"], descending=[True, False])
+        cost_sum("share_cost_usd").alias("cost")).sort(["calls", "name"], descending=[True, False])
     tool_costs = {x["name"]: {"calls": x["calls"], "input_tokens": round(x["input_tokens"]),
                               "output_tokens": round(x["output_tokens"]),
                               "cache_read_tokens": round(x["cache_read_tokens"]),
@@ -486,7 +486,7 @@ def week_trends(f: ProjectFrames) -> dict:
         else:
             w = c.filter((pl.col("timestamp") > lo) & (pl.col("timestamp") <= hi))
         n = w.height
-        cost = float(w.get_column("cost").sum()) if n else 0.0
+        cost = cost_total(w.get_column("cost")) if n else 0.0
         toks = int(sum(w.get_column(v).sum() for v in TOK.values())) if n else 0
         return {"cost_per_command": cost / n if n else 0.0,
                 "errors_per_command": float(w.get_column("errors").sum()) / n if n else 0.0,
@@ -620,7 +620,7 @@ def file_stats(cat: Catalog, f: ProjectFrames) -> pl.DataFrame:
         pl.col("key").filter(pl.col("kind") == "assistant").n_unique().alias("assistant_messages"),
         pl.col("timestamp").min().alias("first_ts"), pl.col("timestamp").max().alias("last_ts"),
     )
-    r = f.responses.group_by("file_id").agg(*[pl.col(v).sum() for v in TOK.values()], pl.col("cost_usd").sum()) \
+    r = f.responses.group_by("file_id").agg(*[pl.col(v).sum() for v in TOK.values()], cost_sum()) \
         .join(top_model(f.responses, "file_id"), on="file_id", how="left")
     t = f.tool_calls.group_by("file_id").agg(pl.len().alias("tool_calls"))
     return m.join(r, on="file_id", how="full", coalesce=True).join(t, on="file_id", how="left")

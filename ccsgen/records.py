@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -26,17 +26,29 @@ log = logging.getLogger(__name__)
 
 _EMPTY = msgspec.Raw(b"")
 
+#: the largest token count one response may claim: a thousand times any context window. A count outside
+#: 0..MAX_TOKENS (negative, or a corrupt 2**63 that no 64-bit column holds and whose sums wrap) is an odd
+#: field: dropped and reported like a field of the wrong type, the rest of the line kept
+MAX_TOKENS = 10**12
+Tokens = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
+#: the same for a line's own cost (USD)
+MAX_LINE_COST = 1e9
+LineCost = Annotated[float, msgspec.Meta(ge=0, le=MAX_LINE_COST)]
+#: times outside these (epoch ms; 1990-01-01 and 2200-01-01 UTC) are junk, read as unknown: a year 0001 or
+#: 9999 in a log is a corrupt line, and dates that far out overflow Python's datetime arithmetic downstream
+MIN_TS_MS, MAX_TS_MS = 631_152_000_000, 7_258_118_400_000
+
 
 class CacheCreation(msgspec.Struct):
-    ephemeral_5m_input_tokens: int = 0
-    ephemeral_1h_input_tokens: int = 0
+    ephemeral_5m_input_tokens: Tokens = 0
+    ephemeral_1h_input_tokens: Tokens = 0
 
 
 class Usage(msgspec.Struct):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
+    input_tokens: Tokens = 0
+    output_tokens: Tokens = 0
+    cache_creation_input_tokens: Tokens = 0
+    cache_read_input_tokens: Tokens = 0
     cache_creation: CacheCreation | None = None
     speed: str | None = None
 
@@ -88,7 +100,7 @@ class Line(msgspec.Struct):
     isMeta: bool | None = None
     isCompactSummary: bool | None = None
     isApiErrorMessage: bool | None = None
-    costUSD: float | None = None
+    costUSD: LineCost | None = None
     message: Message | None = None
     toolUseResult: msgspec.Raw = _EMPTY
     subtype: str | None = None
@@ -569,8 +581,8 @@ def read_history(data: bytes, *, path: str, file_id: int, start_line: int = 0) -
         h = _history_line(raw, path, line_no, ch.issues)
         if h is None:
             continue
-        ts = h.timestamp
-        if isinstance(ts, str):
+        ts = h.timestamp  # epoch ms; a string, a bool or a time out of range is unknown
+        if isinstance(ts, str | bool) or ts is None or not MIN_TS_MS <= ts < MAX_TS_MS:
             ts = None
         H["file_id"].append(file_id)
         H["line_no"].append(line_no)

@@ -11,12 +11,15 @@ Layouts (see shared/corpus/FORMAT.md §1):
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+log = logging.getLogger(__name__)
 
 # kinds
 MAIN = "main"
@@ -44,6 +47,18 @@ class SourceFile:
         return str(self.path)
 
 
+def _utf8(name: str) -> bool:
+    """Whether a file name is valid UTF-8. Claude Code writes only such names; one that is not (bytes Python
+    keeps as surrogates) cannot be stored in a table or a JSON manifest, so its file is skipped, with a warning."""
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        log.warning("skipped %s: its name is not valid UTF-8", name.encode("utf-8", "surrogateescape")
+                    .decode("utf-8", "replace"))
+        return False
+
+
 def _agent_id(name: str) -> str:
     stem = name[:-6] if name.endswith(".jsonl") else name
     return stem[6:] if stem.startswith("agent-") else stem
@@ -61,7 +76,7 @@ def discover(claude_dirs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
         projects = root / "projects"
         if projects.is_dir():
             for proj in sorted(projects.iterdir(), key=lambda p: p.name):
-                if not proj.is_dir():
+                if not proj.is_dir() or not _utf8(proj.name):
                     continue
                 out.extend(_project_files(root, proj))
         hist = root / "history.jsonl"
@@ -70,12 +85,15 @@ def discover(claude_dirs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
         tasks = root / "tasks"
         if tasks.is_dir():
             for sdir in sorted(tasks.iterdir()):
-                if sdir.is_dir():
+                if sdir.is_dir() and _utf8(sdir.name):
                     for f in sorted(sdir.glob("*.json")):
-                        out.append(SourceFile(f, TASK, root, session_hint=sdir.name))
+                        if _utf8(f.name):
+                            out.append(SourceFile(f, TASK, root, session_hint=sdir.name))
         todos = root / "todos"
         if todos.is_dir():
             for f in sorted(todos.glob("*.json")):
+                if not _utf8(f.name):
+                    continue
                 sid = f.stem.split("-agent-")[0]
                 out.append(SourceFile(f, TODO, root, session_hint=sid))
     return out
@@ -102,6 +120,8 @@ def _project_files(root: Path, proj: Path) -> list[SourceFile]:
             return
         files, dirs = [], []
         for d in ents:  # DirEntry: file type from the directory listing, no stat per file
+            if not _utf8(d.name):
+                continue
             try:
                 if d.is_dir():  # follows a symlinked dir, like os.walk's listing did (its files are checked below)
                     if not d.is_symlink():

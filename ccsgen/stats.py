@@ -220,7 +220,7 @@ def models(responses: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.len().alias("responses"), *sum_exprs(*TOKEN_COLS, "total_tokens", "cost_usd"),
              pl.col("priced").all().alias("priced"), pl.col("session_id").n_unique().alias("sessions"),
              pl.col("timestamp").min().alias("first_used"), pl.col("timestamp").max().alias("last_used"))
-        .sort("cost_usd", "responses", descending=True)
+        .sort(["cost_usd", "responses", "model"], descending=[True, True, False])  # ties: by name, every run
     )
 
 

@@ -51,21 +51,23 @@ TOKEN_COLS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_r
 #: Costs are summed as whole nano-dollars. A float sum depends on the order of its additions, and Polars'
 #: multi-threaded group_by merges partial sums in whatever order its threads finish: the same rows gave a
 #: day's total as 6.213985700000001 on one run and 6.213985700000002 on the next (and the API and the site
-#: could disagree in the last digit). An integer sum does not depend on the order. Each cost is rounded to
-#: 1e-9 USD first: a billion responses' total would be off by at most 0.50 USD, a million's by 0.0005.
-COST_UNIT = 1_000_000_000
+#: could disagree in the last digit). A sum of whole numbers is exact, so the order does not matter. Each
+#: cost is rounded to 1e-9 USD first (a million responses' total is off by at most 0.0005 USD). The whole
+#: numbers stay floats: exact up to 2**53 nano-dollars (9 million USD in one sum), and past that a sum
+#: only loses the exactness of its last digit, where an integer column would overflow.
+COST_UNIT = 1e9
 
 
 def cost_sum(col: str = "cost_usd") -> pl.Expr:
     """``pl.col(col).sum()`` for a cost in USD, the same on every run (see ``COST_UNIT``); keeps the name."""
-    return ((pl.col(col) * COST_UNIT).round(0).cast(pl.Int64).sum() / COST_UNIT).alias(col)
+    return ((pl.col(col) * COST_UNIT).round(0).sum() / COST_UNIT).alias(col)
 
 
 def cost_total(s: pl.Series) -> float:
     """``float(s.sum())`` for a Series of costs in USD, the same on every run (see ``COST_UNIT``)."""
     if not s.len():
         return 0.0
-    return float((s * COST_UNIT).round(0).cast(pl.Int64).sum() or 0) / COST_UNIT
+    return float((s.cast(pl.Float64) * COST_UNIT).round(0).sum() or 0.0) / COST_UNIT
 
 
 def sum_exprs(*cols: str) -> list[pl.Expr]:
@@ -78,10 +80,13 @@ TITLE_LEN = 120
 def parse_ts(col: str) -> pl.Expr:
     """ISO-8601 strings (``…Z`` or ``+00:00``, with or without a fraction) -> UTC datetimes; junk -> null."""
     c = pl.col(col).str.replace("+00:00", "Z", literal=True)
-    return pl.coalesce(
+    ts = pl.coalesce(
         c.str.strptime(TS, "%Y-%m-%dT%H:%M:%S%.fZ", strict=False),  # %.f: the fraction may be absent
         c.str.strptime(TS, "%Y-%m-%dT%H:%M:%S%.f%z", strict=False),  # other offsets
-    ).alias(col)
+    )
+    # a time outside records.MIN_TS_MS..MAX_TS_MS (year 0001, 9999) is junk too
+    ms = ts.dt.epoch("ms")
+    return pl.when((ms >= records.MIN_TS_MS) & (ms < records.MAX_TS_MS)).then(ts).alias(col)
 
 
 def total_tokens() -> pl.Expr:

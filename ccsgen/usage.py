@@ -56,7 +56,7 @@ def _group_report(df: pl.DataFrame, key: str, out_key: str) -> list[dict]:
         .group_by(key, "_model")
         .agg(*sums, cost_sum().alias("cost"), pl.col("timestamp").min().alias("_first"),
              pl.col("priced").all().alias("_priced"))
-        .sort([key, "cost"], descending=[False, True])
+        .sort([key, "cost", "_first", "_model"], descending=[False, True, False, False])  # ties: first seen
     )
     main = df.group_by(key).agg(*sums, cost_sum().alias("totalCost")).sort(key)
     bm: dict[str, list[dict]] = {}
@@ -141,7 +141,7 @@ def session(resp, tz="UTC", since=None, until=None, project=None, order="desc") 
         df.filter(pl.col("_model").is_not_null()).group_by("session_id", "_model")
         .agg(*sums, cost_sum().alias("cost"), pl.col("timestamp").min().alias("_first"),
              pl.col("priced").all().alias("_priced"))
-        .sort("cost", descending=True)
+        .sort(["cost", "_first", "_model"], descending=[True, False, False])
     )
     bm: dict[str, list] = {}
     first_seen: dict[str, list] = {}

@@ -374,10 +374,11 @@ def jsonl_content(ctx, file, project=None):
     dur = 0.0
     if first and last:
         try:
-            a = dt.datetime.fromisoformat(first.replace("Z", "+00:00"))
-            b = dt.datetime.fromisoformat(last.replace("Z", "+00:00"))
+            a, b = (dt.datetime.fromisoformat(x.replace("Z", "+00:00")) for x in (first, last))
+            # a time without an offset (or a bare date) is UTC, as Claude Code writes every time
+            a, b = (x if x.tzinfo else x.replace(tzinfo=dt.UTC) for x in (a, b))
             dur = round((b - a).total_seconds() / 60.0, 1)
-        except ValueError:
+        except (ValueError, OverflowError):
             dur = 0.0
     return {"lines": lines, "total_lines": len(lines), "user_count": user, "assistant_count": asst,
             "metadata": {"session_id": hit["session_hint"] or None, "file_size": int(hit["size"] or 0),

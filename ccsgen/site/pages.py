@@ -127,9 +127,9 @@ def rows(df: pl.DataFrame) -> list[dict]:
 
 def daily_charts(responses: pl.DataFrame, max_days: int = 366, label: str = "", width: int = 560) -> dict:
     """Daily cost and tokens by model (stacked bars), the days' rows, over at most ``max_days`` days."""
-    if responses.height == 0:
+    d = stats.daily_by_model(responses).filter(pl.col("date").is_not_null()) if responses.height else None
+    if d is None or d.height == 0:  # no responses, or none with a readable time
         return {"rows": [], "cost": None, "tokens": None}
-    d = stats.daily_by_model(responses)
     first, last = d.get_column("date").min(), d.get_column("date").max()
     days = charts.day_range(first, last, max_days)
     shown = d.filter(pl.col("date") >= days[0])
@@ -372,7 +372,7 @@ def tool_pages(sd: SiteData) -> list[Page]:
         top_s = rows(part("top_s", name))
         for x in top_s:
             x["session_title"] = titles.get(x["session_id"], "")
-        per_day = part("per_day", name)
+        per_day = part("per_day", name).filter(pl.col("date").is_not_null())
         chart = None
         if per_day.height:
             days = charts.day_range(per_day.get_column("date").min(), per_day.get_column("date").max(), 180)

@@ -345,6 +345,8 @@ def ingest(
         if old is not None:
             same_head = (
                 old.inode == st.st_ino
+                # the same size with another mtime is an edit in place (or a touch), not an append: read it again
+                and st.st_size != old.size
                 and st.st_size >= old.offset
                 and old.head_len <= st.st_size
                 and _head_hash(sf.path, old.head_len) == old.head_hash

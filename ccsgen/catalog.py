@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -265,14 +266,9 @@ class Catalog:
             if not reg.is_dir():
                 continue
             for f in reg.glob("*.json"):
-                try:
-                    d = json.loads(f.read_text())
-                    pid = int(d.get("pid") or f.stem)
-                    sid = d.get("sessionId")
-                except (OSError, ValueError, TypeError, AttributeError):
-                    continue
-                if sid and _pid_alive(pid):
-                    out.add(sid)
+                entry = _registry_entry(f)
+                if entry is not None and _pid_alive(entry[0]):
+                    out.add(entry[1])
         cutoff = time.time() - ACTIVE_WINDOW_SECONDS
         files = self._snap.files
         for row in files.filter(pl.col("session_hint") != "").select("path", "session_hint").iter_rows():
@@ -372,6 +368,34 @@ def _resolve(ids: pl.Series, prefix: str, what: str) -> str:
     if not m:
         raise NotFound(f"{what} not found")
     raise Ambiguous(prefix, sorted(m))
+
+
+#: a registry file is a few hundred bytes; anything much bigger is not one
+REGISTRY_MAX_BYTES = 64 * 1024
+#: the largest pid Linux hands out (kernel.pid_max); macOS's is far below it
+PID_MAX = 4_194_304
+
+
+def _registry_entry(f: Path) -> tuple[int, str] | None:
+    """(pid, session id) of one ``sessions/<pid>.json`` file of Claude Code's live registry, or None for
+    anything else: not a regular file (a FIFO would block the read), too big, not JSON, odd types."""
+    try:
+        st = f.stat()
+        if not stat.S_ISREG(st.st_mode) or st.st_size > REGISTRY_MAX_BYTES:
+            return None
+        d = json.loads(f.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(d, dict):
+        return None
+    pid, sid = d.get("pid") or f.stem, d.get("sessionId")
+    if isinstance(pid, str) and pid.isdigit():
+        pid = int(pid)
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= PID_MAX:
+        return None
+    if not isinstance(sid, str) or not sid:
+        return None
+    return pid, sid
 
 
 def _pid_alive(pid: int) -> bool:

@@ -256,7 +256,10 @@ _LONE_SURROGATE = re.compile(
 
 def repair(raw: bytes) -> tuple[bytes, str] | None:
     """Bytes msgspec refuses but JSON.parse (Claude Code, ccusage) reads: invalid UTF-8, lone UTF-16 surrogate
-    escapes (a string cut mid-emoji). Returns (fixed bytes, reason) or None."""
+    escapes (a string cut mid-emoji), a UTF-8 byte order mark an editor put first. Returns (fixed bytes, reason)
+    or None."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:], "byte order mark (recovered)"
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -595,11 +598,18 @@ def read_history(data: bytes, *, path: str, file_id: int, start_line: int = 0) -
     return ch
 
 
+#: the largest task or todo file read (Claude Code writes a few KB)
+JSON_FILE_MAX_BYTES = 32 * 1024 * 1024
+
+
 def read_json_file(path: Path) -> tuple[Any, ParseIssue | None]:
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(JSON_FILE_MAX_BYTES + 1)
     except OSError as e:
         return None, ParseIssue(str(path), 0, f"unreadable: {e.__class__.__name__}")
+    if len(data) > JSON_FILE_MAX_BYTES:
+        return None, ParseIssue(str(path), 0, f"too big (over {JSON_FILE_MAX_BYTES >> 20} MB)")
     try:
         return _any_decoder.decode(data), None
     except (msgspec.MsgspecError, UnicodeDecodeError):

@@ -69,6 +69,9 @@ class Period:
     tz: str = "UTC"
 
 
+#: the most day rows a report lists (ten years): a wider custom period lists only the days that have data
+MAX_DAY_ROWS = 3660
+
 def _date(s: str | None, name: str) -> dt.date | None:
     if not s:
         return None
@@ -173,6 +176,9 @@ def build_report(cat: Catalog, period: Period, projects: list[str] | tuple[str, 
     by_day_map = {r["_day"]: r for r in day_rows.iter_rows(named=True)}
     first = period.since or (days[0] if days else None)
     last = period.until or (days[-1] if days else None)
+    if first and last and (last - first).days >= MAX_DAY_ROWS:  # "--since 0001-01-01": the days with data, at most
+        first, last = (max(first, days[0]), min(last, days[-1])) if days else (last, last)
+        first = max(first, last - dt.timedelta(days=MAX_DAY_ROWS - 1))
     by_day = []
     if first and last:
         for i in range((last - first).days + 1):

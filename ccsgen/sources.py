@@ -82,17 +82,18 @@ def discover(claude_dirs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
         hist = root / "history.jsonl"
         if hist.is_file():
             out.append(SourceFile(hist, HISTORY, root))
+        root_real = os.path.realpath(root)
         tasks = root / "tasks"
         if tasks.is_dir():
             for sdir in sorted(tasks.iterdir()):
                 if sdir.is_dir() and _utf8(sdir.name):
                     for f in sorted(sdir.glob("*.json")):
-                        if _utf8(f.name):
+                        if _regular(f, root_real):
                             out.append(SourceFile(f, TASK, root, session_hint=sdir.name))
         todos = root / "todos"
         if todos.is_dir():
             for f in sorted(todos.glob("*.json")):
-                if not _utf8(f.name):
+                if not _regular(f, root_real):
                     continue
                 sid = f.stem.split("-agent-")[0]
                 out.append(SourceFile(f, TODO, root, session_hint=sid))
@@ -103,6 +104,11 @@ def _inside(path: Path, root_real: str) -> bool:
     """False for a symlink that leads out of the Claude dir (never read what the user did not point us at)."""
     real = os.path.realpath(path)
     return real == root_real or real.startswith(root_real + os.sep)
+
+
+def _regular(f: Path, root_real: str) -> bool:
+    """A regular file inside the Claude dir: not a FIFO (its read would block), not a link to /dev/zero."""
+    return _utf8(f.name) and f.is_file() and _inside(f, root_real)
 
 
 def _project_files(root: Path, proj: Path) -> list[SourceFile]:
@@ -126,7 +132,7 @@ def _project_files(root: Path, proj: Path) -> list[SourceFile]:
                 if d.is_dir():  # follows a symlinked dir, like os.walk's listing did (its files are checked below)
                     if not d.is_symlink():
                         dirs.append(d)
-                elif d.name.endswith(".jsonl"):
+                elif d.name.endswith(".jsonl") and d.is_file():  # a regular file: a FIFO would block the read
                     files.append(d)
             except OSError:
                 continue

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 FILENAME = "userdata.sqlite3"
 SCHEMA_VERSION = 1
 DEFAULT_TITLE = "Untitled bookmark"
+#: the largest message index a bookmark can hold (SQLite integers are 64-bit; no session has 2**31 messages)
+MAX_MESSAGE_INDEX = 2**31 - 1
 BOOKMARK_SORTS = ("created_at", "updated_at", "title", "session_id", "message_index")
 MAX_TITLE, MAX_NOTES, MAX_TAG, MAX_TAGS = 500, 20_000, 100, 50
 
@@ -157,8 +159,8 @@ class UserData:
             out["tags"] = json.dumps(clean)
         if creating:
             if message_index is not None and (isinstance(message_index, bool) or not isinstance(message_index, int)
-                                              or message_index < 0):
-                raise UserDataError("message_index must be a non-negative integer or null")
+                                              or not 0 <= message_index <= MAX_MESSAGE_INDEX):
+                raise UserDataError(f"message_index must be an integer from 0 to {MAX_MESSAGE_INDEX}, or null")
             out["message_index"] = message_index
         return out
 

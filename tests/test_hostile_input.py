@@ -111,3 +111,122 @@ def test_jsonl_content_with_times_with_and_without_an_offset(tmp_path):
     app.post_json("/api/project-by-dir", {"dir_name": F.PROJECT})
     d = app.get(f"/api/jsonl-content?file={F.SESSION}.jsonl").json
     assert d["metadata"]["duration_minutes"] == 90.0
+
+
+# ---------------------------------------------------------------- round two: files that are not what they seem
+
+
+@pytest.fixture
+def no_hang():
+    """End the run (with every thread's traceback) rather than hang it when a read blocks on a FIFO: the block
+    may be in a reader thread, where no signal handler would run."""
+    import faulthandler
+
+    faulthandler.dump_traceback_later(120, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.mark.parametrize("registry", [
+    b'{"pid": 99999999999999999999, "sessionId": "S"}', b'{"pid": Infinity, "sessionId": "S"}',
+    b'{"pid": 1, "sessionId": 5}', b'{"pid": 1, "sessionId": ["a"]}', b'{"pid": 1, "sessionId": {"a": 1}}',
+    b"[" * 100_000 + b"]" * 100_000, b'"just a string"', b"\xff\xfe", None,
+])
+def test_a_bad_live_registry_entry_is_ignored(tmp_path, registry, no_hang):
+    F.reset()
+    claude = F.make_claude_dir(tmp_path, {F.session_path(): _ok_session()})
+    (claude / "sessions").mkdir()
+    entry = claude / "sessions" / "9.json"
+    if registry is None:
+        os.mkfifo(entry)  # a read would block forever
+    else:
+        entry.write_bytes(registry)
+    cat = Catalog.open(Config.from_options([claude], tmp_path / "cache", tmp_path / "data"))
+    assert cat.active_session_ids() <= {F.SESSION}
+    assert cat.sessions.height == 1 and site_build.build_site(cat, tmp_path / "site", workers=1)["pages"] > 5
+
+
+def test_fifos_and_links_out_of_the_claude_dir_are_not_read(tmp_path, no_hang):
+    F.reset()
+    claude = F.make_claude_dir(tmp_path, {F.session_path(): _ok_session()})
+    proj = claude / "projects" / F.PROJECT
+    os.mkfifo(proj / f"{F.SESSION2}.jsonl")
+    (proj / F.SESSION / "subagents").mkdir(parents=True)
+    os.mkfifo(proj / F.SESSION / "subagents" / "agent-abc.jsonl")
+    (claude / "tasks" / F.SESSION).mkdir(parents=True)
+    os.mkfifo(claude / "tasks" / F.SESSION / "1.json")
+    os.symlink("/dev/zero", claude / "tasks" / F.SESSION / "2.json")
+    (claude / "todos").mkdir()
+    os.symlink("/dev/zero", claude / "todos" / f"{F.SESSION}-agent-{F.SESSION}.json")
+    cat = Catalog.open(Config.from_options([claude], tmp_path / "cache", tmp_path / "data"))
+    assert cat.sessions.get_column("session_id").to_list() == [F.SESSION]
+
+
+def test_a_byte_order_mark_first_is_recovered(tmp_path):
+    F.reset()
+    claude = F.make_claude_dir(tmp_path, {})
+    path = claude / F.session_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xef\xbb\xbf" + F.jsonl_bytes(_ok_session()))
+    cat = Catalog.open(Config.from_options([claude], tmp_path / "cache", tmp_path / "data"))
+    assert cat.global_stats()["messages"] == 2
+    assert cat.issues().get_column("reason").to_list() == ["byte order mark (recovered)"]
+
+
+def test_an_edit_in_place_of_the_same_size_is_read_again(tmp_path):
+    F.reset()
+    claude = F.make_claude_dir(tmp_path, {F.session_path(): _ok_session()})
+    cfg = Config.from_options([claude], tmp_path / "cache", tmp_path / "data")
+    assert Catalog.open(cfg).global_stats()["tokens"]["output_tokens"] == 100
+    path = claude / F.session_path()
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"output_tokens":100', b'"output_tokens":200'))
+    assert len(path.read_bytes()) == len(data)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert Catalog.open(cfg).global_stats()["tokens"]["output_tokens"] == 200
+
+
+def test_a_turn_duration_that_is_not_a_number(tmp_path):
+    odd = [F.make_system("", subtype="turn_duration", durationMs=v, timestamp=F.at(3)) for v in ("NaN", "Infinity", -5)]
+    _, site = _build(tmp_path, {F.session_path(): [*_ok_session(), *odd]})
+    assert site["pages"] > 5
+
+
+def test_routes_answer_for_deeply_nested_tool_input_and_wide_integers(tmp_path):
+    deep: object = "bottom"
+    for _ in range(300):  # orjson encodes 255 levels
+        deep = {"x": deep}
+    use = F.make_tool_use("Bash", {"command": "ls", "deep": deep, "wide": 2**70}, timestamp=F.at(2))
+    cat, _ = _build(tmp_path, {F.session_path(): [*_ok_session(), use]})
+    app = TestApp(make_app(cat, Settings(port=None)))
+    app.post_json("/api/project-by-dir", {"dir_name": F.PROJECT})
+    for path in (f"/sessions/{F.SESSION}/messages", f"/sessions/{F.SESSION}/tools", "/api/messages",
+                 "/api/dashboard-data", f"/api/jsonl-content?file={F.SESSION}.jsonl"):
+        assert app.get(path).status_int == 200, path
+
+
+def test_a_tag_with_a_slash_can_be_browsed_and_removed(tmp_path):
+    cat, _ = _build(tmp_path, {F.session_path(): _ok_session()})
+    app = TestApp(make_app(cat, Settings(port=None)))
+    app.post_json(f"/api/tags/session/{F.SESSION}", {"tag": "team/backend"}, status=(200, 201))
+    got = app.get("/api/tags/browse/team%2Fbackend").json
+    assert [s if isinstance(s, str) else s.get("session_id") for s in got["sessions"]] == [F.SESSION]
+    app.delete(f"/api/tags/session/{F.SESSION}/team%2Fbackend")
+    assert "team/backend" not in app.get(f"/api/tags/session/{F.SESSION}").json["manual"]
+
+
+def test_a_bookmark_index_past_64_bits_is_refused(tmp_path):
+    cat, _ = _build(tmp_path, {F.session_path(): _ok_session()})
+    app = TestApp(make_app(cat, Settings(port=None)))
+    r = app.post_json("/api/bookmarks", {"session_id": F.SESSION, "message_index": 2**63}, status=400)
+    assert "message_index" in r.json["error"]
+
+
+def test_a_report_over_ten_thousand_years_lists_the_days_with_data(tmp_path):
+    from ccsgen import report
+
+    cat, _ = _build(tmp_path, {F.session_path(): _ok_session()})
+    period = report.resolve_period("custom", "0001-01-01", "9999-12-31")
+    got = report.build_report(cat, period)
+    assert 1 <= len(got["by_day"]) <= report.MAX_DAY_ROWS

@@ -9,6 +9,7 @@ routes answer 503 and ``/api/health`` reports the service down), bookmarks, heal
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 from pathlib import Path
@@ -70,6 +71,15 @@ PROJECTS_MAX_LIMIT = 1000
 RECENT_PROJECTS = 20
 PROJECT_SORTS = ("last_modified", "first_seen", "size", "name")
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def dumps(value) -> bytes:
+    """JSON of ``value``: orjson, or past what orjson encodes (nesting deeper than 255 levels, which a tool input
+    in the logs can have, or an integer wider than 64 bits), the standard library's encoder."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class RawJSON(bytes):
@@ -209,8 +219,8 @@ def _frames(ctx, project):
 
 
 def _stats_json(ctx, f, tz: int, with_costs: bool) -> RawJSON:
-    return ctx.cached("json", ("stats", f.pid, tz, with_costs), lambda: RawJSON(orjson.dumps(
-        su_stats.statistics(f, tz, with_costs), option=orjson.OPT_NON_STR_KEYS)))
+    return ctx.cached("json", ("stats", f.pid, tz, with_costs), lambda: RawJSON(dumps(
+        su_stats.statistics(f, tz, with_costs))))
 
 
 def stats(ctx, timezone_offset=0, project=None):
@@ -233,7 +243,7 @@ def dashboard_data(ctx, timezone_offset=0, project=None):
             "is_reindexing": reindexing,
             "config": {"messages_initial_load": MESSAGES_INITIAL_LOAD, "max_date_range_days": MAX_DATE_RANGE_DAYS},
         }
-        tail = orjson.dumps(rest, option=orjson.OPT_NON_STR_KEYS)
+        tail = dumps(rest)
         return RawJSON(b"".join((b'{"statistics":', _stats_json(ctx, f, timezone_offset, False), b",", tail[1:])))
 
     return ctx.cached("json", ("dashboard", f.pid, timezone_offset, reindexing), build)

@@ -177,7 +177,7 @@ class Context:
 def _dumps(value: Any) -> bytes:
     if isinstance(value, api.RawJSON):
         return value  # already JSON (a bytes subclass): no copy
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+    return api.dumps(value)
 
 
 def _surface_of(path: str) -> str:

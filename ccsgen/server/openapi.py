@@ -142,7 +142,8 @@ class Route:
 
     @property
     def bottle_path(self) -> str:
-        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+        # a tag ends its path and may hold a "/" (sent as %2F, which the server decodes before routing)
+        return re.sub(r"\{(\w+)\}", r"<\1>", re.sub(r"\{tag\}$", "<tag:path>", self.path))
 
     @property
     def operation_id(self) -> str:

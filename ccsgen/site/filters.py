@@ -74,9 +74,10 @@ def pct(v, digits: int = 1) -> str:
 
 def duration(seconds) -> str:
     """4321 -> '1h 12m'."""
-    if seconds is None:
+    try:
+        s = int(round(float(seconds)))
+    except (TypeError, ValueError, OverflowError):  # None, NaN, infinity (a log's "durationMs": "NaN")
         return "–"
-    s = int(round(float(seconds)))
     if s < 60:
         return f"{s}s"
     m, s = divmod(s, 60)

@@ -10,6 +10,11 @@
   var siteRoot = doc.body.getAttribute("data-root") || "./";
   var SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$/;
 
+  /* decodeURIComponent that never throws (a hand-typed "?q=%" is taken as it is) */
+  function decodeParam(s) {
+    try { return decodeURIComponent(s.replace(/\+/g, " ")); } catch (e) { return s; }
+  }
+
   function el(tag, cls, text) {
     var e = doc.createElement(tag);
     if (cls) { e.className = cls; }
@@ -179,11 +184,11 @@
       });
     }
     var m = /[?&]q=([^&#]*)/.exec(window.location.search);
-    if (m && input) { input.value = decodeURIComponent(m[1].replace(/\+/g, " ")); run(input.value.trim()); }
+    if (m && input) { input.value = decodeParam(m[1]); run(input.value.trim()); }
   } else if (searchRoot && !staticSearch) {
     var m2 = /[?&]q=([^&#]*)/.exec(window.location.search);
     var inp = doc.getElementById("search-q");
-    if (m2 && inp) { inp.value = decodeURIComponent(m2[1].replace(/\+/g, " ")); }
+    if (m2 && inp) { inp.value = decodeParam(m2[1]); }
   }
 
   /* ------------------------------------------------------------ a session's star and tags */

@@ -15,6 +15,10 @@
     return null;
   }
 
+  /* decodeURIComponent that never throws: a hand-typed "#%" or "?project=%E0" is taken as it is */
+  function decode(s) {
+    try { return decodeURIComponent(s); } catch (e) { return s; }
+  }
   function $all(sel, ctx) { return Array.prototype.slice.call((ctx || doc).querySelectorAll(sel)); }
 
   function typing(el) {
@@ -168,7 +172,7 @@
     var m = /[?&]project=([^&#]*)/.exec(window.location.search);
     var sel = doc.querySelector('select[data-filter-attr="project"]');
     if (m && sel) {
-      sel.value = decodeURIComponent(m[1].replace(/\+/g, " "));
+      sel.value = decode(m[1].replace(/\+/g, " "));
       sel.dispatchEvent(new Event("change"));
     }
   })();
@@ -200,7 +204,7 @@
   }
 
   function revealHash() {
-    var id = decodeURIComponent((window.location.hash || "").slice(1));
+    var id = decode((window.location.hash || "").slice(1));
     if (!id) { return; }
     var el = doc.getElementById(id);
     if (el) { reveal(el); el.scrollIntoView({ block: "start" }); el.classList.add("target"); return; }

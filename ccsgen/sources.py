@@ -87,16 +87,33 @@ def discover(claude_dirs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
         if tasks.is_dir():
             for sdir in sorted(tasks.iterdir()):
                 if sdir.is_dir() and _utf8(sdir.name):
-                    for f in sorted(sdir.glob("*.json")):
-                        if _regular(f, root_real):
-                            out.append(SourceFile(f, TASK, root, session_hint=sdir.name))
+                    for f in _json_files(sdir, root_real):
+                        out.append(SourceFile(f, TASK, root, session_hint=sdir.name))
         todos = root / "todos"
         if todos.is_dir():
-            for f in sorted(todos.glob("*.json")):
-                if not _regular(f, root_real):
-                    continue
+            for f in _json_files(todos, root_real):
                 sid = f.stem.split("-agent-")[0]
                 out.append(SourceFile(f, TODO, root, session_hint=sid))
+    return out
+
+
+def _json_files(d: Path, root_real: str) -> list[Path]:
+    """The ``*.json`` regular files of ``d``, sorted: not a FIFO (its read would block), not a link out of the
+    Claude dir (to /dev/zero, say). File types come from the directory listing: a stat only for links."""
+    try:
+        with os.scandir(d) as it:
+            ents = sorted((e for e in it if e.name.endswith(".json")), key=lambda e: e.name)
+    except OSError:
+        return []
+    out = []
+    for e in ents:
+        try:
+            ok = _utf8(e.name) and (e.is_file(follow_symlinks=False) or (
+                e.is_symlink() and e.is_file() and _inside(Path(e.path), root_real)))
+        except OSError:
+            ok = False
+        if ok:
+            out.append(Path(e.path))
     return out
 
 
@@ -104,11 +121,6 @@ def _inside(path: Path, root_real: str) -> bool:
     """False for a symlink that leads out of the Claude dir (never read what the user did not point us at)."""
     real = os.path.realpath(path)
     return real == root_real or real.startswith(root_real + os.sep)
-
-
-def _regular(f: Path, root_real: str) -> bool:
-    """A regular file inside the Claude dir: not a FIFO (its read would block), not a link to /dev/zero."""
-    return _utf8(f.name) and f.is_file() and _inside(f, root_real)
 
 
 def _project_files(root: Path, proj: Path) -> list[SourceFile]:

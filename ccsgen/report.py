@@ -72,6 +72,7 @@ class Period:
 #: the most day rows a report lists (ten years): a wider custom period lists only the days that have data
 MAX_DAY_ROWS = 3660
 
+
 def _date(s: str | None, name: str) -> dt.date | None:
     if not s:
         return None

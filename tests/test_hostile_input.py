@@ -24,6 +24,14 @@ def _build(tmp_path, layout: dict) -> tuple[Catalog, dict]:
     return cat, site
 
 
+def _app(cat: Catalog, *, select: bool = False) -> TestApp:
+    """The API over ``cat``; ``select``: with the fixture project as StackUnderflow's current project."""
+    app = TestApp(make_app(cat, Settings(port=None)))
+    if select:
+        app.post_json("/api/project-by-dir", {"dir_name": F.PROJECT})
+    return app
+
+
 def _ok_session() -> list[dict]:
     return [F.make_user("hello there", timestamp=F.at(0)), F.make_assistant("hi", usage=F.usage(10, 100),
                                                                               timestamp=F.at(1))]
@@ -107,8 +115,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_with_a_warning(tmp_path, caplog
 def test_jsonl_content_with_times_with_and_without_an_offset(tmp_path):
     cat, _ = _build(tmp_path, {F.session_path(): [F.make_user("q", timestamp="2026-01-10"),
                                                   F.make_assistant("a", timestamp="2026-01-10T01:30:00Z")]})
-    app = TestApp(make_app(cat, Settings(port=None)))
-    app.post_json("/api/project-by-dir", {"dir_name": F.PROJECT})
+    app = _app(cat, select=True)
     d = app.get(f"/api/jsonl-content?file={F.SESSION}.jsonl").json
     assert d["metadata"]["duration_minutes"] == 90.0
 
@@ -199,8 +206,7 @@ def test_routes_answer_for_deeply_nested_tool_input_and_wide_integers(tmp_path):
         deep = {"x": deep}
     use = F.make_tool_use("Bash", {"command": "ls", "deep": deep, "wide": 2**70}, timestamp=F.at(2))
     cat, _ = _build(tmp_path, {F.session_path(): [*_ok_session(), use]})
-    app = TestApp(make_app(cat, Settings(port=None)))
-    app.post_json("/api/project-by-dir", {"dir_name": F.PROJECT})
+    app = _app(cat, select=True)
     for path in (f"/sessions/{F.SESSION}/messages", f"/sessions/{F.SESSION}/tools", "/api/messages",
                  "/api/dashboard-data", f"/api/jsonl-content?file={F.SESSION}.jsonl"):
         assert app.get(path).status_int == 200, path
@@ -208,7 +214,7 @@ def test_routes_answer_for_deeply_nested_tool_input_and_wide_integers(tmp_path):
 
 def test_a_tag_with_a_slash_can_be_browsed_and_removed(tmp_path):
     cat, _ = _build(tmp_path, {F.session_path(): _ok_session()})
-    app = TestApp(make_app(cat, Settings(port=None)))
+    app = _app(cat)
     app.post_json(f"/api/tags/session/{F.SESSION}", {"tag": "team/backend"}, status=(200, 201))
     got = app.get("/api/tags/browse/team%2Fbackend").json
     assert [s if isinstance(s, str) else s.get("session_id") for s in got["sessions"]] == [F.SESSION]
@@ -218,7 +224,7 @@ def test_a_tag_with_a_slash_can_be_browsed_and_removed(tmp_path):
 
 def test_a_bookmark_index_past_64_bits_is_refused(tmp_path):
     cat, _ = _build(tmp_path, {F.session_path(): _ok_session()})
-    app = TestApp(make_app(cat, Settings(port=None)))
+    app = _app(cat)
     r = app.post_json("/api/bookmarks", {"session_id": F.SESSION, "message_index": 2**63}, status=400)
     assert "message_index" in r.json["error"]
 

@@ -136,6 +136,13 @@ def ingest_and_derive(cfg: Config, *, full: bool = False, progress=None, workers
 
     A build that changed nothing imports no Polars and reads no table: its report comes from tables/state.json.
     """
+    from .lock import cache_lock
+
+    with cache_lock(cfg.cache_dir):  # one writer at a time: `ccsgen build` beside a running server waits
+        return _ingest_and_derive(cfg, full=full, progress=progress, workers=workers)
+
+
+def _ingest_and_derive(cfg: Config, *, full: bool, progress, workers: int | None) -> BuildReport:
     from . import cache
 
     rep = BuildReport()

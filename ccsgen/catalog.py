@@ -25,8 +25,9 @@ from pathlib import Path
 import polars as pl
 
 from . import cache, stats, tables
-from .build import BuildReport, ingest_and_derive
+from .build import STATE_FILE, BuildReport, ingest_and_derive
 from .config import ACTIVE_WINDOW_SECONDS, Config, table_exists
+from .lock import cache_lock
 from .pricing import PriceTable
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._refresh_lock = threading.Lock()
         self._snap_obj: Snapshot | None = None  # loaded on first use: a build that changed nothing reads nothing
+        self._loaded_sig: tuple | None = None  # _tables_sig() when the snapshot was loaded
         self._cache: dict = {}
         self.extensions: dict = {}  # search index, user data … attached by their modules
         try:
@@ -86,31 +88,64 @@ class Catalog:
             report = ingest_and_derive(cfg, full=full, progress=progress)
         return cls(cfg, report)
 
+    def _tables_sig(self) -> tuple | None:
+        """Changes whenever an ingest (this process's or another's) replaced the tables: ``tables/state.json``
+        is rewritten, by rename, after them."""
+        try:
+            st = os.stat(self.cfg.cache_dir / STATE_FILE)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     def _load(self) -> Snapshot:
         d = self.cfg.tables_dir
+        self._loaded_sig = self._tables_sig()  # before reading: a newer write is seen by the next sync()
         frames = {n: tables.read_table(d, n) for n in tables.DERIVED}
         return Snapshot(**frames, loaded_at=time.time())
 
+    def _swap(self, snap: Snapshot) -> None:
+        with self._lock:
+            self._snap_obj = snap
+            self._cache = {}
+            self.prices = PriceTable.load(self.cfg.prices_file)
+
     def refresh(self, *, full: bool = False) -> BuildReport:
-        """Ingest what changed and swap in new tables. Concurrent callers wait for one refresh."""
-        with self._refresh_lock:
+        """Ingest what changed and swap in new tables. Concurrent callers wait for one refresh, and so do
+        other processes writing the same cache dir (``lock.cache_lock``)."""
+        with self._refresh_lock, cache_lock(self.cfg.cache_dir):
             rep = ingest_and_derive(self.cfg, full=full)
-            if rep.changed:
-                snap = self._load()
-                with self._lock:
-                    self._snap_obj = snap
-                    self._cache = {}
-                    self.prices = PriceTable.load(self.cfg.prices_file)
+            if rep.changed or (self._snap_obj is not None and self._loaded_sig != self._tables_sig()):
+                self._swap(self._load())
             self.report = rep
             for hook in list(self.extensions.get("on_refresh", [])):
                 hook(self, rep)
             return rep
 
+    def sync(self) -> bool:
+        """Swap in the tables another process (a ``ccsgen build``, another server worker) wrote since they were
+        loaded here; one ``stat`` when nothing changed. Never waits for a writer: while one holds the cache,
+        the loaded tables keep answering and the next call tries again. True when new tables were loaded."""
+        if self._snap_obj is None or self._loaded_sig == self._tables_sig():
+            return False
+        if not self._refresh_lock.acquire(blocking=False):
+            return False  # this process is refreshing: it swaps when done
+        try:
+            with cache_lock(self.cfg.cache_dir, blocking=False) as got:
+                if not got or self._loaded_sig == self._tables_sig():
+                    return False
+                if not all(table_exists(self.cfg.tables_dir, n) for n in tables.DERIVED):
+                    return False
+                self._swap(self._load())
+                return True
+        finally:
+            self._refresh_lock.release()
+
     @property
     def _snap(self) -> Snapshot:
         snap = self._snap_obj
         if snap is None:
-            with self._lock:
+            # the cache lock first (as refresh takes them): no writer is halfway through the tables
+            with cache_lock(self.cfg.cache_dir), self._lock:
                 if self._snap_obj is None:
                     self._snap_obj = self._load()
                 snap = self._snap_obj

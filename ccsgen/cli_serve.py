@@ -32,13 +32,21 @@ def serve(
     out: Annotated[Path, typer.Option("--out", "-o", help="The site to serve (built first if possible).")]
     = Path("site"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, no request log.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-w", min=1, max=64, show_default=False,
+        help="Server processes sharing the port (default: one per core, at most 2; each holds the tables).")]
+    = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, max=64, show_default=False,
+        help="Request threads per server process (default: 8).")] = None,
 ) -> None:
     """Serve the site, the ccsinfo API (root) and the StackUnderflow API (/api/) on one port.
 
     Example: ccsgen serve --port 8080 && open http://127.0.0.1:8080/docs
     """
     from .server.app import Settings
-    from .server.serve import Server, is_loopback
+    from .server.serve import THREADS, Server, is_loopback
+    from .server.workers import default_workers
 
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
@@ -52,7 +60,8 @@ def serve(
         msg = f"warning: bound to {host}: other machines can reach this server"
         out_console.print(msg + ("" if token else " and no --token is set: anyone there can read your logs"))
     try:
-        srv = Server(cat, Settings(host=host, port=port, token=token, out_dir=site_dir))
+        srv = Server(cat, Settings(host=host, port=port, token=token, out_dir=site_dir),
+                     workers=workers or default_workers(), threads=threads or THREADS, quiet=quiet)
     except OSError as e:
         raise fail(f"cannot bind {host}:{port}: {e}") from None
     if watch:

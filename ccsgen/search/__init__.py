@@ -24,6 +24,7 @@ import tantivy
 
 from .. import qa as qa_mod
 from .. import tags as tags_mod
+from ..lock import cache_lock
 from . import indexer
 from . import query as Q
 from . import schema as S
@@ -81,6 +82,7 @@ class SearchService:
         self.last_report: indexer.IndexReport | None = None
         self._lock = threading.RLock()
         self._gen: indexer.Generation | None = None
+        self._gen_sig: tuple | None = None  # _state_sig() of _gen as this process last read or wrote it
         self._seen: tuple | None = None
         self._memo: dict = {}
         self._current_path = os.path.join(self.index_dir, indexer.CURRENT)
@@ -101,30 +103,65 @@ class SearchService:
             got = self._current_seen = (sig, indexer.current_name(self.index_dir))
         return got[1]
 
+    def _state_sig(self, name: str | None) -> tuple | None:
+        """The stat of generation ``name``'s ``state.json``: rewritten (by rename) after every commit."""
+        if not name:
+            return None
+        try:
+            st = os.stat(os.path.join(self.index_dir, name, "state.json"))
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     def generation(self, hint: set[str] | None = None) -> indexer.Generation:
-        """The live generation, caught up with the catalog's tables (built on first use)."""
+        """The live generation, caught up with the catalog's tables (built on first use).
+
+        Other processes (server workers, ``ccsgen build``) may write the same index: every write happens
+        under the cache dir's lock, and a generation another process changed on disk is opened again before
+        this one writes to it. A search never waits for another writer: it answers from the index as it is
+        and the next call catches up."""
         key = (self.cat.snapshot.loaded_at, self._current_name())
         if self._gen is not None and self._seen == key and not hint:
             return self._gen
         with self._lock:
-            name = indexer.current_name(self.index_dir)
-            if self._gen is None or self._gen.name != name:
-                gen = indexer.open_current(self.index_dir)
-                if gen is None:
+            blocking = bool(hint) or self._gen is None and indexer.current_name(self.index_dir) is None
+            with cache_lock(self.cat.cfg.cache_dir, blocking=blocking) as got:
+                if not got and self._gen is not None:
+                    self._reopen_if_changed()  # reading is safe: every file is replaced by rename
+                    return self._gen
+                self._reopen_if_changed()
+                if self._gen is None:
                     gen, self.last_report = indexer.build_full(self.cat, self.index_dir)
-                self._gen = gen
-                self._memo = {}
-            try:
-                rep = indexer.update(self._gen, self.cat, hint)
-            except Exception as e:  # noqa: BLE001 - another process holds the writer, an ingest is swapping
-                # segments … : keep serving the index as it is and try again on the next call
-                log.warning("search index not updated (will retry): %s", e)
+                    self._use(gen)
+                if not got:  # another process holds the cache: catch up next time
+                    return self._gen
+                try:
+                    rep = indexer.update(self._gen, self.cat, hint)
+                except Exception as e:  # noqa: BLE001 - an ingest is swapping segments, a disk is full … : keep
+                    # serving the index as it is and try again on the next call
+                    log.warning("search index not updated (will retry): %s", e)
+                    return self._gen
+                if rep is not None:
+                    self.last_report = rep
+                    self._memo = {}
+                    self._gen_sig = self._state_sig(self._gen.name)
+                self._seen = (self.cat.snapshot.loaded_at, indexer.current_name(self.index_dir))
                 return self._gen
-            if rep is not None:
-                self.last_report = rep
-                self._memo = {}
-            self._seen = (self.cat.snapshot.loaded_at, indexer.current_name(self.index_dir))
-            return self._gen
+
+    def _use(self, gen: indexer.Generation) -> None:
+        self._gen = gen
+        self._gen_sig = self._state_sig(gen.name)
+        self._memo = {}
+
+    def _reopen_if_changed(self) -> None:
+        """Open the current generation again when it is not the one held here, or another process committed
+        to it since (its ``state.json`` changed)."""
+        name = indexer.current_name(self.index_dir)
+        if self._gen is not None and self._gen.name == name and self._gen_sig == self._state_sig(name):
+            return
+        gen = indexer.open_current(self.index_dir)
+        if gen is not None:
+            self._use(gen)
 
     def on_refresh(self, cat: Catalog, report: BuildReport) -> None:
         """After ``cat.refresh()``: re-index the sessions whose rows changed (when an index exists)."""
@@ -134,11 +171,11 @@ class SearchService:
 
     def reindex(self, full: bool = True) -> dict:
         """Rebuild the index (``full``) or bring it up to date; blocking. Counts and milliseconds."""
-        with self._lock:
+        with self._lock, cache_lock(self.cat.cfg.cache_dir):
             if full:
-                self._gen, rep = indexer.build_full(self.cat, self.index_dir)
+                gen, rep = indexer.build_full(self.cat, self.index_dir)
+                self._use(gen)
                 self._seen = (self.cat.snapshot.loaded_at, self._gen.name)
-                self._memo = {}
             else:
                 self._seen = None
                 before = self.last_report

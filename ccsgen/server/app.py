@@ -42,6 +42,7 @@ from .respcache import (
     LRU,
     Entry,
     IndexFingerprint,
+    SingleFlight,
     accepts_gzip,
     cache_key,
     generation,
@@ -113,11 +114,11 @@ class State:
 class Context:
     """What a handler gets: the shared Catalog, user data, server state and settings."""
 
-    def __init__(self, cat: Catalog, settings: Settings, userdata: UserData | None):
+    def __init__(self, cat: Catalog, settings: Settings, userdata: UserData | None, state: State | None = None):
         self.cat = cat
         self.settings = settings
         self.userdata = userdata
-        self.state = State()
+        self.state = state or State()
         # per-project frames are big (a project's messages): keep a few; serialised statistics: more
         self._caches = {"frames": LRU(size=8), "json": LRU(size=64, max_bytes=64_000_000, max_total=192_000_000)}
         self.index_fingerprint = IndexFingerprint(cat.cfg.index_dir)
@@ -246,16 +247,25 @@ def _read_json_body() -> Any:
         raise ApiError(400, "Invalid JSON body") from None
 
 
-def _endpoint(route: Route, ctx: Context, cache: LRU):
+def _endpoint(route: Route, ctx: Context, cache: LRU, flights: SingleFlight):
     mutating = route.method in MUTATING
 
     def handle(**path: str):
         env = bottle.request.environ
         key = entry = None
+        leader = False
         try:
+            ctx.cat.sync()  # tables another process wrote (a server worker's refresh, `ccsgen build`)
             if route.cacheable:
                 key = cache_key(route, ctx, path, bottle.request.query_string)
                 entry = cache.get(key)
+                if entry is None and not wants_fresh(env):
+                    running = flights.lead(key)
+                    if running is None:
+                        leader = True
+                    else:  # the same answer is being computed: wait for it (computed here if that failed)
+                        running.wait(flights.WAIT_SECONDS)
+                        entry = cache.get(key)
             if entry is None or wants_fresh(env):
                 kwargs = parse_params(route, _query_get, path)
                 if route.body is not None:
@@ -271,6 +281,8 @@ def _endpoint(route: Route, ctx: Context, cache: LRU):
             status, body = _render_error(route.surface, e)
             return _send(env, status, body)
         finally:
+            if leader:
+                flights.done(key)
             if mutating:  # whatever it changed, answers cached before it are not served after it
                 ctx.state.bump()
 
@@ -455,8 +467,10 @@ def openapi_document(settings: Settings | None = None) -> dict:
     )
 
 
-def make_app(catalog: Catalog, settings: Settings | None = None, userdata: UserData | None = None) -> bottle.Bottle:
-    """The WSGI app over one shared Catalog. ``userdata`` defaults to ``<data dir>/userdata.sqlite3``."""
+def make_app(catalog: Catalog, settings: Settings | None = None, userdata: UserData | None = None,
+             state: State | None = None) -> bottle.Bottle:
+    """The WSGI app over one shared Catalog. ``userdata`` defaults to ``<data dir>/userdata.sqlite3``;
+    ``state`` to one of this process (server workers share a ``workers.SharedState``)."""
     settings = settings or Settings()
     if userdata is None:
         try:
@@ -464,14 +478,15 @@ def make_app(catalog: Catalog, settings: Settings | None = None, userdata: UserD
         except (OSError, UserDataError) as e:  # bookmarks answer 503, the rest works
             log.error("user data unavailable: %s", e)
             userdata = None
-    ctx = Context(catalog, settings, userdata)
+    ctx = Context(catalog, settings, userdata, state)
     app = bottle.Bottle()
     app.config["ccsgen.context"] = ctx
     app.add_hook("before_request", _guards(ctx))
 
     cache = LRU(**RESPONSE_CACHE)
+    flights = SingleFlight()
     for r in all_routes():
-        app.route(r.bottle_path, r.method, _endpoint(r, ctx, cache), name=r.operation_id)
+        app.route(r.bottle_path, r.method, _endpoint(r, ctx, cache, flights), name=r.operation_id)
 
     doc = _dumps(openapi_document(settings))
 

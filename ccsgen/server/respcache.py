@@ -157,6 +157,32 @@ class LRU:
 # ---------------------------------------------------------------- fingerprints of state on disk
 
 
+class SingleFlight:
+    """One computation of an answer at a time: the first request that misses the cache computes it; the same
+    request arriving meanwhile waits for that answer instead of computing it again (at 32 connections a cold
+    dashboard was computed by every thread at once, 8 × 0.5 s of CPU fighting for one interpreter)."""
+
+    WAIT_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[Any, threading.Event] = {}
+
+    def lead(self, key) -> threading.Event | None:
+        """None: the caller computes ``key`` and must call :meth:`done`; else the event to wait on."""
+        with self._lock:
+            ev = self._running.get(key)
+            if ev is None:
+                self._running[key] = threading.Event()
+            return ev
+
+    def done(self, key) -> None:
+        with self._lock:
+            ev = self._running.pop(key, None)
+        if ev is not None:
+            ev.set()
+
+
 def _stat_sig(path: str) -> tuple | None:
     try:
         st = os.stat(path)

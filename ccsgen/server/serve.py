@@ -130,22 +130,33 @@ class _QuietQueueLog:
 
 
 class Server:
-    """A bound waitress server over ``make_app(catalog, settings)``."""
+    """A bound waitress server over ``make_app(catalog, settings)``; with ``workers`` > 1, :meth:`run` also
+    starts ``workers - 1`` more processes serving the same port (``workers.py``)."""
 
-    def __init__(self, cat: Catalog, settings: Settings, threads: int = THREADS):
+    def __init__(self, cat: Catalog, settings: Settings, threads: int = THREADS, *, workers: int = 1,
+                 sock=None, state=None, quiet: bool = True):
+        from .workers import SharedState
+
         self.cat = cat
         self.settings = settings
-        self.app = make_app(cat, settings)
+        self.threads = threads
+        self.workers = max(1, int(workers))
+        self.quiet = quiet
+        if state is None and self.workers > 1:
+            state = SharedState()
+        self.app = make_app(cat, settings, state=state)
         self.ctx = context_of(self.app)
-        self._server = waitress.create_server(self.app, host=settings.host, port=settings.port or 0, threads=threads,
-                                              ident="ccsgen", channel_timeout=30, connection_limit=256,
-                                              clear_untrusted_proxy_headers=True)
+        adj = {"sockets": [sock]} if sock is not None else {"host": settings.host, "port": settings.port or 0}
+        self._server = waitress.create_server(self.app, threads=threads, ident="ccsgen", channel_timeout=30,
+                                              connection_limit=256, clear_untrusted_proxy_headers=True, **adj)
         dispatcher = getattr(self._server, "task_dispatcher", None)
         if dispatcher is not None and hasattr(dispatcher, "queue_logger"):
             dispatcher.queue_logger = _QuietQueueLog()
         self.port = int(self._server.effective_port)
         settings.port = self.port  # the Host guard checks the real port
         self.watcher: Watcher | None = None
+        self.procs: list = []
+        self._closed = False
 
     @property
     def url(self) -> str:
@@ -161,16 +172,35 @@ class Server:
         self.watcher.start()
         return self.watcher
 
+    def start_workers(self) -> None:
+        """The other ``workers - 1`` processes (once; :meth:`run` calls this)."""
+        if self.workers > 1 and not self.procs:
+            from .workers import start_workers
+
+            self.procs = start_workers(self.workers - 1, cfg=self.cat.cfg, settings=self.settings,
+                                       sock=self._server.socket, state=self.ctx.state, threads=self.threads,
+                                       quiet=self.quiet)
+
     def run(self) -> None:
         before = sys.getswitchinterval()
         sys.setswitchinterval(min(before, SWITCH_INTERVAL))
         try:
+            self.start_workers()
             self._server.run()
+        except (OSError, ValueError):
+            if not self._closed:  # close() from another thread shut the sockets under the loop: done
+                raise
         finally:
             sys.setswitchinterval(before)
             self.close()
 
     def close(self) -> None:
+        self._closed = True
+        if self.procs:
+            from .workers import stop_workers
+
+            stop_workers(self.procs)
+            self.procs = []
         if self.watcher is not None:
             self.watcher.stop()
         try:
@@ -181,12 +211,12 @@ class Server:
             self.ctx.userdata.close()
 
 
-def serve(cat: Catalog, settings: Settings, *, watch: bool = True, on_ready=None) -> None:
+def serve(cat: Catalog, settings: Settings, *, watch: bool = True, on_ready=None, workers: int = 1) -> None:
     """Bind, warn about non-loopback binds, watch, and serve until interrupted."""
     if not is_loopback(settings.host):
         log.warning("bound to %s: other machines can reach this server%s", settings.host,
                     "" if settings.token else " and no --token is set; anyone there can read your logs")
-    srv = Server(cat, settings)
+    srv = Server(cat, settings, workers=workers)
     if watch:
         srv.start_watching()
     if on_ready is not None:

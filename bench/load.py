@@ -13,7 +13,8 @@ The server caches answers (per Catalog snapshot, search index and write epoch), 
 thing again and again measures a cache hit. To measure more than that: ``--queries`` makes requests to routes
 with ``{q}`` rotate through several queries (``builtin``: the 50 of ``QUERIES``), and ``--no-cache`` sends
 ``Cache-Control: no-cache``, which makes the server compute every answer afresh. ``--gzip`` asks for gzip as
-browsers do (the bytes are read, not decompressed). ``--server-pid`` reports the server's RSS per route.
+browsers do (the bytes are read, not decompressed). ``--server-pid`` reports the server's RSS per route (its
+worker processes included).
 """
 
 from __future__ import annotations
@@ -61,10 +62,20 @@ def pick_project(host: str, port: int) -> str:
     return body["projects"][0]["dir_name"] if body.get("projects") else ""
 
 
-def rss_mb(pid: int | None) -> float | None:
-    """The resident set of process ``pid`` in MB (Linux /proc), or None."""
-    if not pid:
-        return None
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                out += [int(x) for x in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+    except OSError:
+        pass
+    return out
+
+
+def _rss_one(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -72,6 +83,22 @@ def rss_mb(pid: int | None) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def rss_mb(pid: int | None) -> float | None:
+    """The resident set in MB (Linux /proc) of process ``pid`` and every process under it (``ccsgen serve
+    --workers N`` runs N processes), or None."""
+    if not pid:
+        return None
+    total = _rss_one(pid)
+    if total is None:
+        return None
+    todo = _children(pid)
+    while todo:
+        c = todo.pop()
+        total += _rss_one(c) or 0.0
+        todo += _children(c)
+    return total
 
 
 def run_route(host: str, port: int, paths: list[str], seconds: float, conns: int,
@@ -144,7 +171,8 @@ def main() -> None:
     ap.add_argument("--no-cache", action="store_true",
                     help="send Cache-Control: no-cache: the server computes every answer afresh")
     ap.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip (as browsers do)")
-    ap.add_argument("--server-pid", type=int, default=None, help="report this server process's RSS per route")
+    ap.add_argument("--server-pid", type=int, default=None, 
+                    help="report the RSS of this server process and its workers per route")
     a = ap.parse_args()
     seconds = max(1.0, min(a.seconds, 300.0))
     conns = max(1, min(a.connections, 256))

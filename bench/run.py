@@ -239,8 +239,12 @@ def server_bench(corpus: Path, cache: Path, data: Path, seconds: float, soak: fl
             if not out.stdout.strip():
                 return [("server load", f"failed: {out.stderr[-300:]}")]
             tables.append(f"{title}:\n\n{out.stdout.strip()}\n")
+        from ccsgen.server.serve import THREADS
+        from ccsgen.server.workers import default_workers
+
         EXTRA.append(f"Server load, {seconds:.0f} s per route, 32 keep-alive connections, client on the same "
-                     "machine:\n\n" + "\n".join(tables))
+                     f"machine; `ccsgen serve` as it starts by default here: {default_workers()} processes × "
+                     f"{THREADS} threads:\n\n" + "\n".join(tables))
         return [("server load", "tables below")]
     finally:
         srv.terminate()

@@ -101,6 +101,20 @@ def _sig(files: list[sources.SourceFile]) -> str:
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
+#: a last line without a newline that is not whole JSON is left for the writer to finish; once the file has
+#: not changed for this long, nobody will: it is reported as a bad line (it is read if it is ever finished)
+UNTERMINATED_AFTER_SECONDS = 300
+UNTERMINATED = "unterminated last line (not read)"
+
+
+def _unterminated(m, now: float | None = None) -> int:
+    """Files whose bytes past the last complete line have sat unchanged for
+    :data:`UNTERMINATED_AFTER_SECONDS` (a writer that died mid-line; a file whose lines end in CR alone)."""
+    now = time.time() if now is None else now
+    return sum(1 for st in m.files.values()
+               if st.size > st.offset and now - st.mtime_ns / 1e9 > UNTERMINATED_AFTER_SECONDS)
+
+
 def _history_sig(m) -> str:
     """Changes when a prompt history file was read, rewritten or deleted (the manifest's view of them)."""
     return "|".join(sorted(f"{k}:{st.file_id}:{st.offset}:{st.lines}" for k, st in m.files.items()
@@ -182,6 +196,9 @@ def _ingest_and_derive(cfg: Config, *, full: bool, progress, workers: int | None
         os.replace(tmp, state_path)
         cache.derived(cfg.cache_dir, ing.manifest)
     rep.bad_by_reason = dict(Counter(state.bad_by_reason) + Counter(state.aux_bad_by_reason))
+    unterminated = _unterminated(ing.manifest)
+    if unterminated:
+        rep.bad_by_reason[UNTERMINATED] = unterminated
     rep.unknown_types = dict(state.unknown_types)
     rep.bad_lines = sum(rep.bad_by_reason.values())
     rep.sessions, rep.projects, rep.responses = state.sessions, state.projects, state.responses

@@ -475,6 +475,38 @@ def test_fixture_file_bad_lines_reach_the_build_report(tmp_path):
     assert rep.lines_read == 10
 
 
+def test_a_last_line_left_unfinished_is_reported_once_its_file_is_quiet(tmp_path):
+    import os
+    import time
+
+    from ccsgen.build import UNTERMINATED, UNTERMINATED_AFTER_SECONDS
+
+    half = json.dumps(F.make_user("ZZFINISHEDZZ"))
+    root = F.make_claude_dir(tmp_path, {
+        F.session_path(): [F.make_user("first")],
+        F.session_path(F.SESSION2): [F.make_user("cr", sessionId=F.SESSION2)],
+    })
+    path = root / F.session_path()
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(half[:40])  # a writer died mid-line
+    cr = root / F.session_path(F.SESSION2)  # lines ending in CR alone: no complete line at all
+    cr.write_bytes(cr.read_bytes().rstrip(b"\n") + b"\r" + json.dumps(F.make_user("x", sessionId=F.SESSION2)).encode()
+                   + b"\r")
+    rep = F.build_catalog(root, tmp_path / "cache").report
+    assert UNTERMINATED not in rep.bad_by_reason  # being written, as far as anyone can tell
+    old = time.time() - UNTERMINATED_AFTER_SECONDS - 60
+    for p in (path, cr):
+        os.utime(p, (old, old))
+    rep = F.build_catalog(root, tmp_path / "cache").report
+    assert rep.bad_by_reason[UNTERMINATED] == 2 and rep.bad_lines >= 2
+    with open(path, "a", encoding="utf-8") as fh:  # the writer came back and finished it
+        fh.write(half[40:] + "\n")
+    os.utime(cr, (old, old))
+    cat = F.build_catalog(root, tmp_path / "cache")
+    assert cat.report.bad_by_reason.get(UNTERMINATED) == 1  # only the CR file now
+    assert cat.session(F.SESSION)["user_messages"] == 2
+
+
 def test_bad_lines_stay_in_the_report_of_a_later_unchanged_build(tmp_path):
     root = F.make_claude_dir(
         tmp_path, {F.session_path(): [b"{bad", b"42", {"type": "zz-new"}, F.make_user()]}

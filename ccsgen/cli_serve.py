@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -66,16 +67,24 @@ def serve(
         raise fail(f"cannot bind {host}:{port}: {e}") from None
     if watch:
         srv.start_watching()
-    # one line on stdout that scripts (and tests) can read: the URL
-    sys.stdout.write(f"serving on {srv.url}\n")
-    sys.stdout.flush()
-    if not quiet:
-        out_console.print(f"site: {srv.url}/   api: {srv.url}/api/health   docs: {srv.url}/docs"
-                          + ("" if site_dir else "   (no site built)"))
+
+    def stop(*_args) -> None:  # `kill` (SIGTERM) ends the server as Ctrl-C does: workers stopped, files closed
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
+        srv.start_workers()  # each has loaded the tables when this returns: the URL below answers at full speed
+        # one line on stdout that scripts (and tests) can read: the URL
+        sys.stdout.write(f"serving on {srv.url}\n")
+        sys.stdout.flush()
+        if not quiet:
+            out_console.print(f"site: {srv.url}/   api: {srv.url}/api/health   docs: {srv.url}/docs"
+                              + ("" if site_dir else "   (no site built)"))
         srv.run()
     except KeyboardInterrupt:
         pass
+    finally:
+        srv.close()
 
 
 def _catch_up_index(cat) -> None:

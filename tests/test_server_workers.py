@@ -166,14 +166,16 @@ def test_workers_end_with_the_server_even_after_kill_9(served):
     assert wait_for(lambda: not alive(worker), timeout=10), "a worker outlived the server"
 
 
-def test_terminating_the_server_stops_its_workers(served):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_stopping_the_server_stops_its_workers(served, sig):
     proc, port, _ = served
     worker = workers_of(proc.pid)[0] if LINUX else None
-    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    proc.send_signal(sig)
     assert proc.wait(timeout=20) == 0
     if worker is not None:
         assert wait_for(lambda: not alive(worker), timeout=10)
-    assert "Traceback" not in proc.stderr.read()
+    err = proc.stderr.read()
+    assert "Traceback" not in err and "leaked" not in err, err
 
 
 # ---------------------------------------------------------------- the pieces

@@ -173,7 +173,8 @@ class Server:
         return self.watcher
 
     def start_workers(self) -> None:
-        """The other ``workers - 1`` processes (once; :meth:`run` calls this)."""
+        """Start the other ``workers - 1`` processes and wait until they accept (once; :meth:`run` calls this
+        when nobody did)."""
         if self.workers > 1 and not self.procs:
             from .workers import start_workers
 
@@ -195,6 +196,8 @@ class Server:
             self.close()
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         if self.procs:
             from .workers import stop_workers

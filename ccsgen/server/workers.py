@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_PROJECT_BYTES = 4096
 PARENT_POLL_SECONDS = 1.0
 STOP_SECONDS = 5.0
+READY_SECONDS = 120.0  # a worker loads the tables before it accepts: seconds at 1 GB of logs
 
 
 def default_workers() -> int:
@@ -101,15 +102,27 @@ class SharedState:
 
 
 def start_workers(n: int, *, cfg, settings, sock: socket.socket, state: SharedState, threads: int,
-                  quiet: bool = True) -> list:
-    """Start ``n`` worker processes serving ``sock``; returns their ``multiprocessing.Process`` objects."""
+                  quiet: bool = True, wait: float = READY_SECONDS) -> list:
+    """Start ``n`` worker processes serving ``sock``; returns their ``multiprocessing.Process`` objects once
+    each has loaded the tables and is accepting (or ``wait`` seconds passed; one that failed is left out)."""
     ctx = mp.get_context("spawn")  # never fork: Polars' and tantivy's threads do not survive a fork
-    procs = []
+    started = []
     for i in range(n):
+        ready = ctx.Event()
         p = ctx.Process(target=worker_main, name=f"ccsgen-worker-{i + 1}", daemon=True,
-                        args=(cfg, settings, sock, state, threads, os.getpid(), quiet))
+                        args=(cfg, settings, sock, state, threads, os.getpid(), quiet, ready))
         p.start()
-        procs.append(p)
+        started.append((p, ready))
+    deadline = time.monotonic() + wait
+    procs = []
+    for p, ready in started:
+        while not ready.wait(0.1):
+            if not p.is_alive() or time.monotonic() > deadline:
+                break
+        if p.is_alive():
+            procs.append(p)
+        else:
+            log.warning("server worker %s exited (%s); serving without it", p.name, p.exitcode)
     return procs
 
 
@@ -148,7 +161,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def worker_main(cfg, settings, sock: socket.socket, state: SharedState, threads: int, parent_pid: int,
-                quiet: bool = True) -> None:
+                quiet: bool = True, ready=None) -> None:
     """A worker process: open the cache read-only, serve ``sock`` until the first process ends."""
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # every write was committed before its answer
@@ -165,5 +178,7 @@ def worker_main(cfg, settings, sock: socket.socket, state: SharedState, threads:
     except Exception:  # noqa: BLE001 - the first process keeps serving without this worker
         log.exception("server worker failed to start")
         os._exit(1)
+    if ready is not None:
+        ready.set()
     srv.run()
     os._exit(0)

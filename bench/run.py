@@ -239,6 +239,9 @@ def server_bench(corpus: Path, cache: Path, data: Path, seconds: float, soak: fl
             if not out.stdout.strip():
                 return [("server load", f"failed: {out.stderr[-300:]}")]
             tables.append(f"{title}:\n\n{out.stdout.strip()}\n")
+        wrk = wrk_bench(port, seconds)
+        if wrk:
+            tables.append(wrk)
         from ccsgen.server.serve import THREADS
         from ccsgen.server.workers import default_workers
 
@@ -252,6 +255,68 @@ def server_bench(corpus: Path, cache: Path, data: Path, seconds: float, soak: fl
             srv.wait(timeout=10)
         except subprocess.TimeoutExpired:
             srv.kill()
+
+
+WRK_ROTATE = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1], {["Cache-Control"] = "no-cache"})
+end
+"""
+
+
+def _ms(text: str) -> float:
+    """A wrk duration (``950.00us``, ``12.34ms``, ``1.02s``) in ms."""
+    for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * f
+    return float("nan")
+
+
+def wrk_bench(port: int, seconds: float) -> str:
+    """The same routes measured by wrk, a native client, when it is installed: bench/load.py is Python and
+    shares the 2 cores with the server, so for big answers it measures itself as much as the server."""
+    import re
+    from urllib.parse import quote
+
+    exe = shutil.which("wrk")
+    if not exe:
+        return ""
+    sys.path.insert(0, str(HERE))
+    from load import QUERIES, pick_project
+
+    url = f"http://127.0.0.1:{port}"
+    dash = f"/api/dashboard-data?project={quote(pick_project('127.0.0.1', port), safe='')}"
+    lua = Path(tempfile.mkdtemp()) / "rotate.lua"
+    lua.write_text(WRK_ROTATE % ", ".join(f'"/api/search?q={quote(q)}"' for q in QUERIES))
+    runs = [("`/health`", ["/health"]), ("`/stats`", ["/stats"]), ("`/sessions?limit=50`", ["/sessions?limit=50"]),
+            (f"`{dash}`", [dash]), (f"`{dash}`, gzip", ["-H", "Accept-Encoding: gzip", dash]),
+            ("`/api/search?q=error`", ["/api/search?q=error"]),
+            ("`/api/search?q={q}`, 50 queries, no-cache", ["-s", str(lua), "/"])]
+    rows = []
+    for title, extra in runs:
+        *opts, path = extra
+        try:
+            out = subprocess.run([exe, "-t2", "-c32", f"-d{seconds:.0f}s", "--latency", *opts, url + path],
+                                 capture_output=True, text=True, timeout=seconds * 3 + 60).stdout
+        except (subprocess.SubprocessError, OSError) as e:
+            return f"wrk failed: {e}"
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        p50 = re.search(r"\s50%\s+(\S+)", out)
+        p99 = re.search(r"\s99%\s+(\S+)", out)
+        bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+        sock = re.search(r"Socket errors: (.*)", out)
+        if not (rps and p50 and p99):
+            rows.append(f"| {title} | ? | ? | ? | wrk said: {out.strip()[-120:]!r} |")
+            continue
+        errors = (int(bad.group(1)) if bad else 0)
+        rows.append(f"| {title} | {float(rps.group(1)):,.0f} | {_ms(p50.group(1)):.1f} | {_ms(p99.group(1)):.1f} | "
+                    f"{errors}{' · socket ' + sock.group(1) if sock else ''} |")
+    return ("The same server measured with wrk (a native client, 2 threads, 32 connections, "
+            f"{seconds:.0f} s a route):\n\n| route | req/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---|\n"
+            + "\n".join(rows) + "\n")
 
 
 def peers(corpus: Path, tmp: Path) -> list[tuple[str, str]]:

@@ -270,3 +270,25 @@ def test_a_catalog_follows_tables_another_process_wrote(tmp_path):
     written = state.stat().st_mtime_ns, state.stat().st_ino
     assert other.search_messages("ZZELSEWHEREZZ")["total"] == 1
     assert (state.stat().st_mtime_ns, state.stat().st_ino) == written
+
+
+def test_without_shared_memory_the_server_runs_as_one_process(tmp_path, monkeypatch):
+    from ccsgen.server import Settings
+    from ccsgen.server import workers as W
+    from ccsgen.server.serve import Server
+
+    def no_semaphores(*_a, **_k):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(W, "SharedState", no_semaphores)
+    corpus = C.build(tmp_path)
+    srv = Server(corpus.cat, Settings(host="127.0.0.1", port=0), workers=2)
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    try:
+        assert srv.workers == 1
+        assert call(srv.port, "GET", "/health") == (200, {"status": "healthy"})
+        assert srv.procs == []
+    finally:
+        srv.close()
+        t.join(timeout=5)

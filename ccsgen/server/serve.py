@@ -143,7 +143,11 @@ class Server:
         self.workers = max(1, int(workers))
         self.quiet = quiet
         if state is None and self.workers > 1:
-            state = SharedState()
+            try:
+                state = SharedState()
+            except (OSError, ImportError) as e:  # no shared-memory semaphores here (some containers)
+                log.warning("one server process only: cannot share state between processes (%s)", e)
+                self.workers = 1
         self.app = make_app(cat, settings, state=state)
         self.ctx = context_of(self.app)
         adj = {"sockets": [sock]} if sock is not None else {"host": settings.host, "port": settings.port or 0}
@@ -178,9 +182,13 @@ class Server:
         if self.workers > 1 and not self.procs:
             from .workers import start_workers
 
-            self.procs = start_workers(self.workers - 1, cfg=self.cat.cfg, settings=self.settings,
-                                       sock=self._server.socket, state=self.ctx.state, threads=self.threads,
-                                       quiet=self.quiet)
+            try:
+                self.procs = start_workers(self.workers - 1, cfg=self.cat.cfg, settings=self.settings,
+                                           sock=self._server.socket, state=self.ctx.state, threads=self.threads,
+                                           quiet=self.quiet)
+            except (OSError, RuntimeError) as e:  # this process serves alone
+                log.warning("server workers not started: %s", e)
+                self.workers = 1
 
     def run(self) -> None:
         before = sys.getswitchinterval()

@@ -99,8 +99,9 @@ class Catalog:
 
     def _load(self) -> Snapshot:
         d = self.cfg.tables_dir
-        self._loaded_sig = self._tables_sig()  # before reading: a newer write is seen by the next sync()
+        sig = self._tables_sig()  # before reading: a newer write is seen by the next sync()
         frames = {n: tables.read_table(d, n) for n in tables.DERIVED}
+        self._loaded_sig = sig
         return Snapshot(**frames, loaded_at=time.time())
 
     def _swap(self, snap: Snapshot) -> None:

@@ -111,8 +111,9 @@ def _unterminated(m, now: float | None = None) -> int:
     """Files whose bytes past the last complete line have sat unchanged for
     :data:`UNTERMINATED_AFTER_SECONDS` (a writer that died mid-line; a file whose lines end in CR alone)."""
     now = time.time() if now is None else now
-    return sum(1 for st in m.files.values()
-               if st.size > st.offset and now - st.mtime_ns / 1e9 > UNTERMINATED_AFTER_SECONDS)
+    return sum(1 for path, st in m.files.items()
+               if st.size > st.offset and now - st.mtime_ns / 1e9 > UNTERMINATED_AFTER_SECONDS
+               and path not in m.shadowed)
 
 
 def _history_sig(m) -> str:

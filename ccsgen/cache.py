@@ -103,6 +103,20 @@ class Manifest(msgspec.Struct):
     #: ``"<segment>.<part>"`` -> what that part holds, so a derive that wants a few sessions or files opens only
     #: the parts that may hold them (a part not listed may hold anything)
     parts: dict[str, PartInfo] = {}
+    #: a transcript at the same path under two Claude dirs (``~/.claude`` copied to ``~/.config/claude``):
+    #: the copy that is a byte prefix of the other is read but its rows are hidden (``scan_raw``), so nothing
+    #: is counted or shown twice and nothing is lost. path -> [the path kept, its size, its mtime_ns, this
+    #: copy's size, its mtime_ns] (the sizes and times the comparison was made at)
+    shadowed: dict[str, list] = {}
+
+    def hidden_ids(self) -> set[int]:
+        """File ids whose rows no table may use: dropped files and shadowed copies."""
+        out = set(self.dropped)
+        for path in self.shadowed:
+            st = self.files.get(path)
+            if st is not None:
+                out.add(st.file_id)
+        return out
 
 
 @dataclass
@@ -431,8 +445,14 @@ def ingest(
     if wrote:
         m.segments.append(seg)
         m.next_segment += 1
-    # sessions whose rows were dropped by this build changed too (earlier drops were handled by earlier builds)
-    dropped_now = sorted(set(m.dropped[dropped_before:]))
+    # copies at the same path under two Claude dirs: hide the one that is a prefix of the other
+    shadowed = _shadows(files, m)
+    flipped = {p for p in set(shadowed) ^ set(m.shadowed) if p in m.files}
+    flipped |= {p for p in set(shadowed) & set(m.shadowed) if shadowed[p][0] != m.shadowed[p][0] and p in m.files}
+    m.shadowed = shadowed
+    # sessions whose rows were dropped (or hidden, or shown again) by this build changed too (earlier drops were
+    # handled by earlier builds)
+    dropped_now = sorted(set(m.dropped[dropped_before:]) | {m.files[p].file_id for p in flipped})
     if dropped_now and m.segments:
         import polars as pl
 
@@ -441,7 +461,7 @@ def ingest(
             changed_sessions.update(s.unique().collect().get_column("session_id").to_list())
     _update_unknown(seg_dir, m, unknown)
     m.pending = sorted(set(m.pending) | {s for s in changed_sessions if s})
-    rep.changed = wrote or rep.files_deleted > 0 or rep.files_rewritten > 0 or bool(m.pending)
+    rep.changed = wrote or rep.files_deleted > 0 or rep.files_rewritten > 0 or bool(m.pending) or bool(flipped)
     rep.changed_sessions = set(m.pending)
     obsolete: list[Path] = []
     if len(m.segments) > MAX_SEGMENTS or (m.dropped and len(m.dropped) > MAX_DROPPED):
@@ -451,6 +471,51 @@ def ingest(
         p.unlink(missing_ok=True)
     rep.manifest = m
     return rep
+
+
+def _is_prefix(short: str, long: str, n: int) -> bool:
+    """Whether the first ``n`` bytes of ``short`` and ``long`` are the same."""
+    try:
+        with open(short, "rb") as a, open(long, "rb") as b:
+            left = n
+            while left > 0:
+                k = min(left, 1 << 20)
+                x, y = a.read(k), b.read(k)
+                if len(x) != k or x != y:
+                    return False
+                left -= k
+        return True
+    except OSError:
+        return False
+
+
+def _shadows(files: list[sources.SourceFile], m: Manifest) -> dict[str, list]:
+    """The transcripts to hide (see ``Manifest.shadowed``): of the copies of one path relative to their
+    Claude dirs, the largest is kept (the first dir's on a tie) and each other copy that is a byte prefix of
+    it is hidden. A comparison is made again only when a size or mtime changed."""
+    groups: dict[str, list[sources.SourceFile]] = {}
+    for sf in files:
+        if sf.kind not in sources.TRANSCRIPT_KINDS or sf.key not in m.files:
+            continue
+        try:
+            rel = sf.path.relative_to(sf.root).as_posix()
+        except ValueError:
+            continue
+        groups.setdefault(rel, []).append(sf)
+    out: dict[str, list] = {}
+    for copies in groups.values():
+        if len(copies) < 2:
+            continue
+        kept = max(copies, key=lambda c: m.files[c.key].size)  # max() keeps the first of equals
+        k = m.files[kept.key]
+        for c in copies:
+            if c is kept:
+                continue
+            st = m.files[c.key]
+            sig = [kept.key, k.size, k.mtime_ns, st.size, st.mtime_ns]
+            if m.shadowed.get(c.key) == sig or _is_prefix(c.key, kept.key, st.size):
+                out[c.key] = sig
+    return out
 
 
 def derived(cache_dir: Path, m: Manifest | None = None) -> None:
@@ -481,8 +546,8 @@ def issue_counts(seg_dir: Path, m: Manifest) -> dict[str, int]:
     """Bad lines in the files read (still valid), by reason."""
     total: Counter = Counter()
     if m.counts_issues:
-        for st in m.files.values():
-            if st.issues:
+        for path, st in m.files.items():
+            if st.issues and path not in m.shadowed:  # a hidden copy's lines are counted once, in the other
                 total.update(st.issues)
         return dict(total)
     issues = scan_raw(seg_dir, m, "issues").select("reason").collect()
@@ -548,7 +613,7 @@ def _compact(seg_dir: Path, m: Manifest) -> list[Path]:
         m.next_segment += 1
         sub = msgspec.structs.replace(m, segments=run)
         for name in RAW_TABLES:
-            scan_raw(seg_dir, sub, name, on_disk=on_disk).sink_parquet(
+            scan_raw(seg_dir, sub, name, on_disk=on_disk, keep_shadowed=True).sink_parquet(
                 seg_dir / f"{seg}.0.{name}.parquet", compression="lz4", statistics=True, row_group_size=8192)
         parts = [part for old in run for part in _segment_parts(on_disk, old)]
         info = _union([m.parts.get(part) for part in parts])
@@ -608,10 +673,11 @@ def _part_paths(seg_dir: Path, m: Manifest, name: str, *, sessions=None, file_id
 
 
 def scan_raw(seg_dir: Path, m: Manifest, name: str, *, sessions=None, file_ids=None,
-             on_disk: OnDisk | None = None) -> pl.LazyFrame:
+             on_disk: OnDisk | None = None, keep_shadowed: bool = False) -> pl.LazyFrame:
     """All rows of raw table ``name`` still valid (dropped file ids filtered out). With ``sessions`` or
     ``file_ids``: at least all the rows of those sessions or files (only the parts that may hold them are
-    read; the caller filters the rows)."""
+    read; the caller filters the rows). The rows of shadowed copies (``Manifest.shadowed``) are left out too,
+    unless ``keep_shadowed`` (compaction keeps them: the copy kept may be deleted later)."""
     import polars as pl
 
     from .tables import RAW_SCHEMAS
@@ -620,6 +686,7 @@ def scan_raw(seg_dir: Path, m: Manifest, name: str, *, sessions=None, file_ids=N
     if not paths:
         return pl.DataFrame(schema=RAW_SCHEMAS[name]).lazy()
     lf = pl.scan_parquet(paths) if len(paths) > 1 else pl.scan_parquet(paths[0])
-    if m.dropped:
-        lf = lf.filter(~pl.col("file_id").is_in(list(set(m.dropped))))
+    hidden = set(m.dropped) if keep_shadowed else m.hidden_ids()
+    if hidden:
+        lf = lf.filter(~pl.col("file_id").is_in(sorted(hidden)))
     return lf

@@ -146,12 +146,18 @@ def test_what_one_process_changes_every_process_answers(served):
     F.append_jsonl(claude / F.session_path(C.S2), [
         F.make_user("after the refresh ZZWORKERZZ", sessionId=C.S2, timestamp=F.at(90)),
         F.make_assistant("seen by all", sessionId=C.S2, timestamp=F.at(91))])
+    for _ in range(10):  # cached in both processes before the write
+        assert "zz-across" not in json.dumps(call(port, "GET", f"/api/tags/session/{C.S1}")[1])
+    status, _ = call(port, "POST", f"/api/tags/session/{C.S1}", {"tag": "zz-across"})
+    assert status in (200, 201)
     status, rep = call(port, "POST", "/api/refresh", {})
     assert status == 200 and rep["files_changed"] is True
     for _ in range(30):  # a new connection each time: either process may answer
         assert call(port, "GET", "/api/project")[1]["log_dir_name"] == C.PROJECT
         assert bm["id"] in {b["id"] for b in call(port, "GET", "/api/bookmarks")[1]["bookmarks"]}
         assert call(port, "GET", f"/sessions/{C.S2}")[1]["message_count"] == before + 2
+        tags = call(port, "GET", f"/api/tags/session/{C.S1}")[1]
+        assert "zz-across" in json.dumps(tags), tags
         found = call(port, "GET", "/api/search?q=ZZWORKERZZ")[1]
         assert found["total"] == 1, found
 

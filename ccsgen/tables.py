@@ -202,7 +202,9 @@ def session_aggregates(
     e = entries
     is_user_msg = (pl.col("kind") == "user") & pl.col("user_kind").is_in(HUMAN_USER_KINDS)
     base = e.group_by("session_id").agg(
-        pl.col("project").drop_nulls().first().alias("project"),
+        # min, not first: a session whose file is under two project dirs (a copied dir) gets the same project
+        # whatever order its rows were read in (a fresh build and an incremental one read them differently)
+        pl.col("project").drop_nulls().min().alias("project"),
         pl.col("timestamp").min().alias("first_ts"),
         pl.col("timestamp").max().alias("last_ts"),
         pl.len().alias("lines"),
@@ -236,7 +238,7 @@ def session_aggregates(
         pl.col("model").drop_nulls().unique().sort().alias("models"),
         pl.col("timestamp").min().alias("_rfirst"),
         pl.col("timestamp").max().alias("_rlast"),
-        pl.col("project").drop_nulls().first().alias("_rproject"),
+        pl.col("project").drop_nulls().min().alias("_rproject"),
     )
     tools = tool_calls.group_by("session_id").agg(
         pl.len().alias("tool_calls"), pl.col("is_error").sum().alias("tool_errors")

@@ -1,5 +1,6 @@
-"""A transcript at the same path under two Claude dirs (``~/.claude`` copied to ``~/.config/claude``, both
-read by default): counted and shown once, and nothing lost when the copies differ or one goes away."""
+"""Copies: a transcript at the same path under two Claude dirs (``~/.claude`` copied to ``~/.config/claude``,
+both read by default) is counted and shown once, and nothing is lost when the copies differ or one goes away;
+a session under two project dirs gets one project, however it was built."""
 
 from __future__ import annotations
 
@@ -73,3 +74,16 @@ def test_bad_lines_of_a_hidden_copy_are_reported_once(tmp_path):
     shutil.copytree(a, b)
     rep = F.build_catalog([a, b], tmp_path / "cache").report
     assert rep.bad_by_reason == {"invalid json": 1}
+
+
+def test_a_session_under_two_project_dirs_gets_one_project_however_it_was_built(tmp_path):
+    lines = _lines(1, "P")
+    claude = F.make_claude_dir(tmp_path, {F.session_path(F.SESSION, "-home-z-proj"): lines})
+    F.build_catalog(claude, tmp_path / "inc")
+    copy = claude / F.session_path(F.SESSION, "-home-a-proj")  # the project dir copied under another name
+    copy.parent.mkdir(parents=True)
+    shutil.copy(claude / F.session_path(F.SESSION, "-home-z-proj"), copy)
+    inc = F.build_catalog(claude, tmp_path / "inc")
+    fresh = F.build_catalog(claude, tmp_path / "fresh")
+    assert inc.session(F.SESSION)["project"] == fresh.session(F.SESSION)["project"] == "-home-a-proj"
+    assert inc.projects.get_column("id").to_list() == fresh.projects.get_column("id").to_list()

@@ -103,9 +103,9 @@ class Manifest(msgspec.Struct):
     #: ``"<segment>.<part>"`` -> what that part holds, so a derive that wants a few sessions or files opens only
     #: the parts that may hold them (a part not listed may hold anything)
     parts: dict[str, PartInfo] = {}
-    #: a transcript at the same path under two Claude dirs (``~/.claude`` copied to ``~/.config/claude``):
-    #: the copy that is a byte prefix of the other is read but its rows are hidden (``scan_raw``), so nothing
-    #: is counted or shown twice and nothing is lost. path -> [the path kept, its size, its mtime_ns, this
+    #: a transcript at the same path under two Claude dirs (``~/.claude`` copied to ``~/.config/claude``) or
+    #: two project dirs (one copied under another name): the copy that is a byte prefix of the other is read
+    #: but its rows are hidden (``scan_raw``), so nothing is counted or shown twice and nothing is lost. path -> [the path kept, its size, its mtime_ns, this
     #: copy's size, its mtime_ns] (the sizes and times the comparison was made at)
     shadowed: dict[str, list] = {}
 
@@ -491,8 +491,9 @@ def _is_prefix(short: str, long: str, n: int) -> bool:
 
 def _shadows(files: list[sources.SourceFile], m: Manifest) -> dict[str, list]:
     """The transcripts to hide (see ``Manifest.shadowed``): of the copies of one path relative to their
-    Claude dirs, the largest is kept (the first dir's on a tie) and each other copy that is a byte prefix of
-    it is hidden. A comparison is made again only when a size or mtime changed."""
+    Claude dir and project dir (``<session>.jsonl``, ``<session>/subagents/agent-<id>.jsonl`` …), the largest
+    is kept (the first found on a tie) and each other copy that is a byte prefix of it is hidden. A comparison
+    is made again only when a size or mtime changed."""
     groups: dict[str, list[sources.SourceFile]] = {}
     for sf in files:
         if sf.kind not in sources.TRANSCRIPT_KINDS or sf.key not in m.files:
@@ -501,6 +502,9 @@ def _shadows(files: list[sources.SourceFile], m: Manifest) -> dict[str, list]:
             rel = sf.path.relative_to(sf.root).as_posix()
         except ValueError:
             continue
+        parts = rel.split("/", 2)
+        if len(parts) == 3 and parts[0] == "projects":
+            rel = parts[2]  # a project dir copied under another name holds the same session files
         groups.setdefault(rel, []).append(sf)
     out: dict[str, list] = {}
     for copies in groups.values():

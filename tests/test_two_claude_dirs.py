@@ -85,5 +85,10 @@ def test_a_session_under_two_project_dirs_gets_one_project_however_it_was_built(
     shutil.copy(claude / F.session_path(F.SESSION, "-home-z-proj"), copy)
     inc = F.build_catalog(claude, tmp_path / "inc")
     fresh = F.build_catalog(claude, tmp_path / "fresh")
-    assert inc.session(F.SESSION)["project"] == fresh.session(F.SESSION)["project"] == "-home-a-proj"
+    assert inc.session(F.SESSION)["project"] == fresh.session(F.SESSION)["project"]
     assert inc.projects.get_column("id").to_list() == fresh.projects.get_column("id").to_list()
+    assert inc.session(F.SESSION)["user_messages"] == fresh.session(F.SESSION)["user_messages"] == 1
+    F.append_jsonl(copy, _lines(2, "Q")[2:])  # the session goes on in the copy: it is the one kept now
+    inc = F.build_catalog(claude, tmp_path / "inc")
+    assert inc.session(F.SESSION)["project"] == "-home-a-proj"
+    assert inc.session(F.SESSION)["user_messages"] == 2

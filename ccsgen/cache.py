@@ -494,20 +494,28 @@ def _shadows(files: list[sources.SourceFile], m: Manifest) -> dict[str, list]:
     Claude dir and project dir (``<session>.jsonl``, ``<session>/subagents/agent-<id>.jsonl`` …), the largest
     is kept (the first found on a tie) and each other copy that is a byte prefix of it is hidden. A comparison
     is made again only when a size or mtime changed."""
-    groups: dict[str, list[sources.SourceFile]] = {}
-    for sf in files:
-        if sf.kind not in sources.TRANSCRIPT_KINDS or sf.key not in m.files:
+    first: dict[str, sources.SourceFile] = {}
+    groups: dict[str, list[sources.SourceFile]] = {}  # only names seen more than once
+    prefixes: dict[Path, str] = {}
+    kinds, sep = sources.TRANSCRIPT_KINDS, os.sep
+    for sf in files:  # string work only: Path.relative_to on 10,000 files took 60 ms of a 160 ms build
+        if sf.kind not in kinds:
             continue
-        try:
-            rel = sf.path.relative_to(sf.root).as_posix()
-        except ValueError:
+        key = str(sf.path)
+        prefix = prefixes.get(sf.root)
+        if prefix is None:
+            prefix = prefixes[sf.root] = os.path.join(str(sf.root), "projects", "")
+        if not key.startswith(prefix):
             continue
-        parts = rel.split("/", 2)
-        if len(parts) == 3 and parts[0] == "projects":
-            rel = parts[2]  # a project dir copied under another name holds the same session files
-        groups.setdefault(rel, []).append(sf)
+        # the path inside the project dir: a project dir copied under another name holds the same files
+        cut = key.find(sep, len(prefix))
+        name = key[cut + 1:] if cut >= 0 else key[len(prefix):]
+        seen = first.setdefault(name, sf)
+        if seen is not sf:
+            groups.setdefault(name, [seen]).append(sf)
     out: dict[str, list] = {}
     for copies in groups.values():
+        copies = [c for c in copies if c.key in m.files]
         if len(copies) < 2:
             continue
         kept = max(copies, key=lambda c: m.files[c.key].size)  # max() keeps the first of equals

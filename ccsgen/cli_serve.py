@@ -71,7 +71,10 @@ def serve(
     def stop(*_args) -> None:  # `kill` (SIGTERM) ends the server as Ctrl-C does: workers stopped, files closed
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    try:
+        before = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (an embedding): its owner handles signals
+        before = None
     try:
         srv.start_workers()  # each has loaded the tables when this returns: the URL below answers at full speed
         # one line on stdout that scripts (and tests) can read: the URL
@@ -85,6 +88,8 @@ def serve(
         pass
     finally:
         srv.close()
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
 
 
 def _catch_up_index(cat) -> None:

@@ -105,8 +105,8 @@ class Manifest(msgspec.Struct):
     parts: dict[str, PartInfo] = {}
     #: a transcript at the same path under two Claude dirs (``~/.claude`` copied to ``~/.config/claude``) or
     #: two project dirs (one copied under another name): the copy that is a byte prefix of the other is read
-    #: but its rows are hidden (``scan_raw``), so nothing is counted or shown twice and nothing is lost. path -> [the path kept, its size, its mtime_ns, this
-    #: copy's size, its mtime_ns] (the sizes and times the comparison was made at)
+    #: but its rows are hidden (``scan_raw``), so nothing is counted or shown twice and nothing is lost.
+    #: path -> [the path kept, its size, its mtime_ns, this copy's size, its mtime_ns] (as compared)
     shadowed: dict[str, list] = {}
 
     def hidden_ids(self) -> set[int]:

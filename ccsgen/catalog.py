@@ -27,7 +27,7 @@ import polars as pl
 from . import cache, stats, tables
 from .build import STATE_FILE, BuildReport, ingest_and_derive
 from .config import ACTIVE_WINDOW_SECONDS, Config, table_exists
-from .lock import cache_lock
+from .lock import cache_lock, file_sig
 from .pricing import PriceTable
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,7 @@ class Catalog:
     def _tables_sig(self) -> tuple | None:
         """Changes whenever an ingest (this process's or another's) replaced the tables: ``tables/state.json``
         is rewritten, by rename, after them."""
-        try:
-            st = os.stat(self.cfg.cache_dir / STATE_FILE)
-        except OSError:
-            return None
-        return st.st_ino, st.st_mtime_ns, st.st_size
+        return file_sig(self.cfg.cache_dir / STATE_FILE)
 
     def _load(self) -> Snapshot:
         d = self.cfg.tables_dir

@@ -5,6 +5,9 @@
     with cache_lock(cfg.cache_dir, blocking=False) as got:
         if got: ...                                  # nobody else was writing
 
+Readers notice another process's writes with :func:`file_sig` (every file the cache replaces is replaced by
+rename, so a new version is a new inode).
+
 An exclusive ``flock`` on ``<cache dir>/lock`` (released by the kernel when the process dies, so a killed
 server never leaves the cache locked) plus a re-entrant lock per process, so the thread that holds it may
 take it again (a refresh runs the search index's update inside the ingest's lock). Where ``fcntl`` does
@@ -91,3 +94,13 @@ def cache_lock(cache_dir: Path, *, blocking: bool = True) -> Iterator[bool]:
     finally:
         if got:
             lk.release()
+
+
+def file_sig(path) -> tuple | None:
+    """(inode, mtime_ns, size) of ``path``, None when it cannot be read: changes whenever the file is
+    replaced or rewritten."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size

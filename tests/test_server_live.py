@@ -4,7 +4,6 @@ durability promise (every bookmark that got a 2xx survives ``kill -9``)."""
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import signal
 import subprocess
@@ -16,25 +15,11 @@ from pathlib import Path
 import factories as F
 import pytest
 import server_corpus as C
+from live_http import call, wait_for
 
 from ccsgen.server import Settings
 from ccsgen.server.serve import Server
 from ccsgen.userdata import UserData, UserDataError, open_userdata
-
-
-def call(port: int, method: str, path: str, body=None, host: str | None = None, conn=None):
-    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Host": host or f"127.0.0.1:{port}"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    c.request(method, path, body=data, headers=headers)
-    r = c.getresponse()
-    raw = r.read()
-    if conn is None:
-        c.close()
-    return r.status, (json.loads(raw) if raw else None)
 
 
 @pytest.fixture
@@ -46,16 +31,6 @@ def live(tmp_path):
     yield corpus, srv
     srv.close()
     t.join(timeout=5)
-
-
-def wait_for(fn, timeout=20.0, every=0.2):
-    end = time.time() + timeout
-    while time.time() < end:
-        got = fn()
-        if got:
-            return got
-        time.sleep(every)
-    return fn()
 
 
 # ---------------------------------------------------------------- waitress

@@ -10,12 +10,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import factories as F
 import pytest
 import server_corpus as C
+from live_http import call, wait_for
 
 from ccsgen.catalog import Catalog
 from ccsgen.config import Config
@@ -23,31 +23,6 @@ from ccsgen.lock import cache_lock
 from ccsgen.server.workers import SharedState, default_workers
 
 LINUX = sys.platform.startswith("linux")
-
-
-def call(port: int, method: str, path: str, body=None, conn=None):
-    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    headers = {"Host": f"127.0.0.1:{port}"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    c.request(method, path, body=data, headers=headers)
-    r = c.getresponse()
-    raw = r.read()
-    if conn is None:
-        c.close()
-    return r.status, (json.loads(raw) if raw else None)
-
-
-def wait_for(fn, timeout=30.0, every=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        got = fn()
-        if got:
-            return got
-        time.sleep(every)
-    return fn()
 
 
 def children(pid: int) -> list[int]:
@@ -104,7 +79,7 @@ def served(tmp_path):
         raise AssertionError(f"server did not start: {line!r} {proc.stderr.read()}")
     port = int(line.rsplit(":", 1)[1])
     if LINUX:
-        assert wait_for(lambda: len(workers_of(proc.pid)) == 1), "the second worker did not start"
+        assert wait_for(lambda: len(workers_of(proc.pid)) == 1, timeout=30), "the second worker did not start"
     yield proc, port, claude
     proc.terminate()
     try:

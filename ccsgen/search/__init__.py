@@ -24,7 +24,7 @@ import tantivy
 
 from .. import qa as qa_mod
 from .. import tags as tags_mod
-from ..lock import cache_lock
+from ..lock import cache_lock, file_sig
 from . import indexer
 from . import query as Q
 from . import schema as S
@@ -93,11 +93,7 @@ class SearchService:
     def _current_name(self) -> str | None:
         """``indexer.current_name``, read again only when ``CURRENT`` changed (it is replaced atomically, so a new
         generation is a new inode): one ``stat`` per query instead of an open and a read."""
-        try:
-            st = os.stat(self._current_path)
-            sig = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except OSError:
-            sig = None
+        sig = file_sig(self._current_path)
         got = self._current_seen
         if sig is None or got is None or got[0] != sig:
             got = self._current_seen = (sig, indexer.current_name(self.index_dir))
@@ -105,13 +101,7 @@ class SearchService:
 
     def _state_sig(self, name: str | None) -> tuple | None:
         """The stat of generation ``name``'s ``state.json``: rewritten (by rename) after every commit."""
-        if not name:
-            return None
-        try:
-            st = os.stat(os.path.join(self.index_dir, name, "state.json"))
-        except OSError:
-            return None
-        return st.st_ino, st.st_mtime_ns, st.st_size
+        return file_sig(os.path.join(self.index_dir, name, "state.json")) if name else None
 
     def generation(self, hint: set[str] | None = None) -> indexer.Generation:
         """The live generation, caught up with the catalog's tables (built on first use).
@@ -126,10 +116,7 @@ class SearchService:
         with self._lock:
             blocking = bool(hint) or self._gen is None and indexer.current_name(self.index_dir) is None
             with cache_lock(self.cat.cfg.cache_dir, blocking=blocking) as got:
-                if not got and self._gen is not None:
-                    self._reopen_if_changed()  # reading is safe: every file is replaced by rename
-                    return self._gen
-                self._reopen_if_changed()
+                self._reopen_if_changed()  # reading is safe without the lock: every file is replaced by rename
                 if self._gen is None:
                     gen, self.last_report = indexer.build_full(self.cat, self.index_dir)
                     self._use(gen)

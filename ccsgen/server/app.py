@@ -254,19 +254,20 @@ def _endpoint(route: Route, ctx: Context, cache: LRU, flights: SingleFlight):
         env = bottle.request.environ
         key = entry = None
         leader = False
+        fresh = wants_fresh(env)
         try:
             ctx.cat.sync()  # tables another process wrote (a server worker's refresh, `ccsgen build`)
             if route.cacheable:
                 key = cache_key(route, ctx, path, bottle.request.query_string)
                 entry = cache.get(key)
-                if entry is None and not wants_fresh(env):
+                if entry is None and not fresh:
                     running = flights.lead(key)
                     if running is None:
                         leader = True
                     else:  # the same answer is being computed: wait for it (computed here if that failed)
                         running.wait(flights.WAIT_SECONDS)
                         entry = cache.get(key)
-            if entry is None or wants_fresh(env):
+            if entry is None or fresh:
                 kwargs = parse_params(route, _query_get, path)
                 if route.body is not None:
                     kwargs["body"] = parse_body(route, _read_json_body())

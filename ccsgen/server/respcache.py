@@ -36,6 +36,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from ..lock import file_sig
+
 #: seconds per time bucket of cache keys (the Catalog recomputes ``is_active`` at the same pace)
 BUCKET_SECONDS = 15
 #: smallest body worth compressing (and sending gzip-encoded)
@@ -154,9 +156,6 @@ class LRU:
             self.total = 0
 
 
-# ---------------------------------------------------------------- fingerprints of state on disk
-
-
 class SingleFlight:
     """One computation of an answer at a time: the first request that misses the cache computes it; the same
     request arriving meanwhile waits for that answer instead of computing it again (at 32 connections a cold
@@ -183,12 +182,7 @@ class SingleFlight:
             ev.set()
 
 
-def _stat_sig(path: str) -> tuple | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
+# ---------------------------------------------------------------- fingerprints of state on disk
 
 
 class IndexFingerprint:
@@ -202,7 +196,7 @@ class IndexFingerprint:
         self._gen: tuple[tuple | None, str | None, tuple[str, ...]] = (None, None, ())
 
     def _generation(self) -> tuple[tuple | None, str | None, tuple[str, ...]]:
-        sig = _stat_sig(self.current)
+        sig = file_sig(self.current)
         got = self._gen
         if sig is None or sig != got[0]:
             try:
@@ -217,13 +211,13 @@ class IndexFingerprint:
 
     def __call__(self) -> tuple:
         sig, name, files = self._generation()
-        return (sig, name, *(_stat_sig(f) for f in files))
+        return (sig, name, *(file_sig(f) for f in files))
 
 
 def userdata_fingerprint(data_dir: Path) -> tuple:
     """Changes whenever the user-data database (SQLite, WAL) is written by any process."""
     p = os.path.join(data_dir, USERDATA_FILE)
-    return _stat_sig(p), _stat_sig(p + "-wal")
+    return file_sig(p), file_sig(p + "-wal")
 
 
 # ---------------------------------------------------------------- keys
